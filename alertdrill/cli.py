@@ -1,0 +1,91 @@
+"""`alertdrill` command line: up (more subcommands arrive with their issues)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from types import FrameType
+
+from alertdrill.errors import AlertdrillError
+from alertdrill.stack.local import LocalStack
+
+
+def _wait_for_signal() -> int:
+    """Block until SIGINT/SIGTERM; returns the signal number."""
+    received = threading.Event()
+    which: list[int] = []
+
+    def handler(signum: int, _frame: FrameType | None) -> None:
+        which.append(signum)
+        received.set()
+
+    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        received.wait()
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+    return which[0]
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    stack = LocalStack()
+    print("starting PostgreSQL, Redis and the reference service ...", flush=True)
+    try:
+        stack.start()
+    except AlertdrillError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    try:
+        creds = stack.credentials
+        service = stack.service.url
+        print("\nalertdrill local stack is up:\n")
+        rows = [
+            ("service", service),
+            ("  metrics", f"{service}/metrics"),
+            ("  health", f"{service}/health/detailed"),
+            ("  API docs", f"{service}/docs"),
+            ("postgres", stack.postgres.url),
+            ("redis", stack.redis.url),
+            ("superuser", f"{creds.superuser_email} / {creds.superuser_password}"),
+            ("webhook token", creds.webhook_token),
+            ("faults token", creds.faults_token),
+        ]
+        for label, value in rows:
+            print(f"  {label:<14} {value}")
+        if args.once:
+            return 0
+        print("\nCtrl-C stops everything and removes its temp dirs.", flush=True)
+        _wait_for_signal()
+        print("\nstopping ...", flush=True)
+        return 0
+    finally:
+        stack.stop()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="alertdrill", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True)
+    up = sub.add_parser("up", help="start the embedded local stack and print its URLs")
+    up.add_argument("--once", action="store_true", help="start, print, stop (smoke test)")
+    up.set_defaults(func=cmd_up)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    result: int = args.func(args)
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(main())

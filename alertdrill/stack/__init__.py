@@ -1,0 +1,1 @@
+"""Stacks: the monitoring chain and the service under drill, started and torn down."""
