@@ -66,7 +66,9 @@ def main() -> int:
             wrk(on.url + args.path, 2, args.connections)  # warm-up, discarded
             wrk(off.url + args.path, 2, args.connections)
             for i in range(args.rounds):
-                for name, svc in (("instrumented", on), ("bare", off)):
+                order = [("instrumented", on), ("bare", off)]
+                # ABBA ordering: neither variant always runs first (caches, turbo, neighbours).
+                for name, svc in order if i % 2 == 0 else order[::-1]:
                     rps = wrk(svc.url + args.path, args.seconds, args.connections)
                     rounds[name].append(rps)
                     print(f"round {i + 1}: {name:<12} {rps:9.1f} req/s", flush=True)

@@ -170,9 +170,12 @@ def test_postgres_pause_hangs_clients_and_resume_serves_them(pg: PostgresCompone
     with psycopg.connect(pg.url, connect_timeout=2, autocommit=True) as open_conn:
         pg.pause()
         answered = threading.Event()
-        worker = threading.Thread(
-            target=lambda: (open_conn.execute("SELECT 1"), answered.set()), daemon=True
-        )
+
+        def query() -> None:
+            open_conn.execute("SELECT 1")
+            answered.set()
+
+        worker = threading.Thread(target=query, daemon=True)
         try:
             with pytest.raises(psycopg.OperationalError):
                 psycopg.connect(pg.url, connect_timeout=1).close()
