@@ -7,11 +7,13 @@ import logging
 import signal
 import sys
 import threading
+import time
 from collections.abc import Sequence
 from types import FrameType
 
 from alertdrill.errors import AlertdrillError
 from alertdrill.stack.local import LocalStack
+from alertdrill.stack.render import profile_named
 
 
 def _wait_for_signal() -> int:
@@ -33,8 +35,13 @@ def _wait_for_signal() -> int:
 
 
 def cmd_up(args: argparse.Namespace) -> int:
-    stack = LocalStack()
-    print("starting PostgreSQL, Redis and the reference service ...", flush=True)
+    stack = LocalStack(profile=profile_named(args.profile))
+    print(
+        "starting the local stack (PostgreSQL, Redis, service, exporters, Alertmanager, "
+        "Prometheus, receivers) ...",
+        flush=True,
+    )
+    started = time.monotonic()
     try:
         stack.start()
     except AlertdrillError as error:
@@ -43,20 +50,35 @@ def cmd_up(args: argparse.Namespace) -> int:
     try:
         creds = stack.credentials
         service = stack.service.url
-        print("\nalertdrill local stack is up:\n")
+        print(
+            f"\nalertdrill local stack is up ({args.profile} profile, every target scraped, "
+            f"{time.monotonic() - started:.1f}s):\n"
+        )
         rows = [
             ("service", service),
             ("  metrics", f"{service}/metrics"),
             ("  health", f"{service}/health/detailed"),
+            ("  status page", f"{service}/api/status"),
             ("  API docs", f"{service}/docs"),
-            ("postgres", stack.postgres.url),
-            ("redis", stack.redis.url),
+            ("prometheus", stack.prometheus.url),
+            ("  alerts", f"{stack.prometheus.url}/alerts"),
+            ("alertmanager", stack.alertmanager.url),
+            ("receivers", stack.receivers.http_url),
+            ("smtp sink", stack.receivers.smtp_smarthost),
+        ]
+        rows += [
+            (name, url)
+            for name, url in stack.endpoints.items()
+            if name not in {"service", "prometheus", "alertmanager", "receivers", "smtp"}
+        ]
+        rows += [
             ("superuser", f"{creds.superuser_email} / {creds.superuser_password}"),
             ("webhook token", creds.webhook_token),
             ("faults token", creds.faults_token),
+            ("config dir", str(stack.rendered.directory)),
         ]
         for label, value in rows:
-            print(f"  {label:<14} {value}")
+            print(f"  {label:<18} {value}")
         if args.once:
             return 0
         print("\nCtrl-C stops everything and removes its temp dirs.", flush=True)
@@ -73,6 +95,12 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     up = sub.add_parser("up", help="start the embedded local stack and print its URLs")
     up.add_argument("--once", action="store_true", help="start, print, stop (smoke test)")
+    up.add_argument(
+        "--profile",
+        choices=("fast", "prod"),
+        default="fast",
+        help="timing profile the configs are rendered for (default: fast)",
+    )
     up.set_defaults(func=cmd_up)
     return parser
 

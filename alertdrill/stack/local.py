@@ -1,88 +1,110 @@
-"""The local backend: every component as a process on 127.0.0.1, free ports, temp dirs.
+"""The local backend: the whole monitoring chain as processes on 127.0.0.1.
 
-Components start in dependency order and stop in reverse; a failed start stops what already
-started, so nothing is left behind whichever step fails.
+Start order follows the dependencies: receivers (in this process), PostgreSQL, Redis, the
+service (its Sentry DSN points at the receivers), the exporters, then the configs are rendered
+for the profile with every real port, and Alertmanager and Prometheus start. Ready means every
+scrape target is up. Stop runs in reverse; a failed start stops what already started, so
+nothing is left behind whichever step fails.
 """
 
 from __future__ import annotations
 
 import logging
+import shutil
+import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
-from typing import Self
+from typing import Self, TypeVar
 
 from alertdrill.errors import StackError
+from alertdrill.receivers import Receivers
 from alertdrill.stack.base import Component
+from alertdrill.stack.components.alertmanager import AlertmanagerComponent
+from alertdrill.stack.components.exporters import (
+    BlackboxExporterComponent,
+    NodeExporterComponent,
+    PostgresExporterComponent,
+    RedisExporterComponent,
+)
 from alertdrill.stack.components.postgres import PostgresComponent
+from alertdrill.stack.components.prometheus import PrometheusComponent
 from alertdrill.stack.components.redis import RedisComponent
 from alertdrill.stack.components.server import LocalServer
 from alertdrill.stack.components.service import ServiceComponent, ServiceCredentials
+from alertdrill.stack.ports import free_port
+from alertdrill.stack.render import (
+    FAST,
+    Profile,
+    RenderedConfig,
+    ScrapeEndpoints,
+    Sinks,
+    render,
+)
 
-__all__ = ["LocalStack"]
+__all__ = ["MONITORING_DIR", "LocalStack"]
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+MONITORING_DIR = Path(__file__).resolve().parents[2] / "monitoring"
+PAGERDUTY_ROUTING_KEY = "alertdrill-drill-routing-key"
+EMAIL_FROM = "alertmanager@alertdrill.test"
 
 
 class LocalStack:
-    """PostgreSQL, Redis and the reference service, as local processes."""
+    """PostgreSQL, Redis, the service, four exporters, Alertmanager, Prometheus and the
+    receivers, each a throwaway local process (receivers: threads in this process)."""
 
     def __init__(
         self,
         *,
+        profile: Profile = FAST,
+        monitoring_dir: Path = MONITORING_DIR,
         base_dir: Path | None = None,
         credentials: ServiceCredentials | None = None,
-        sentry_dsn: str | None = None,
+        ready_timeout: float = 30.0,
     ) -> None:
+        self.profile = profile
+        self.monitoring_dir = monitoring_dir
+        self.credentials = credentials or ServiceCredentials()
+        self.ready_timeout = ready_timeout
+        self._base_dir = base_dir
+        self.receivers = Receivers()
         self.postgres = PostgresComponent(base_dir=base_dir)
         self.redis = RedisComponent(base_dir=base_dir)
-        self.credentials = credentials or ServiceCredentials()
-        self._base_dir = base_dir
-        self._sentry_dsn = sentry_dsn
         self._service: ServiceComponent | None = None
+        self._prometheus: PrometheusComponent | None = None
+        self._alertmanager: AlertmanagerComponent | None = None
+        self._rendered: RenderedConfig | None = None
+        self._config_dir: Path | None = None
         self._started: list[LocalServer] = []
+
+    # -- handles -------------------------------------------------------------
 
     @property
     def service(self) -> ServiceComponent:
-        if self._service is None:
-            raise StackError("the service is not started", component="service")
-        return self._service
+        return _require(self._service, "service")
 
-    def start(self) -> None:
-        try:
-            for dependency in (self.postgres, self.redis):
-                dependency.start()
-                self._started.append(dependency)
-            self._service = ServiceComponent(
-                database_url=self.postgres.url,
-                redis_url=self.redis.url,
-                credentials=self.credentials,
-                sentry_dsn=self._sentry_dsn,
-                base_dir=self._base_dir,
-            )
-            self._service.start()
-            self._started.append(self._service)
-        except BaseException:
-            self.stop()
-            raise
+    @property
+    def prometheus(self) -> PrometheusComponent:
+        return _require(self._prometheus, "prometheus")
 
-    def stop(self) -> None:
-        errors: list[BaseException] = []
-        while self._started:
-            component = self._started.pop()
-            try:
-                component.stop()
-            except Exception as error:
-                log.warning("stopping %s failed: %s", component.name, error)
-                errors.append(error)
-        self._service = None
-        if errors:
-            raise StackError(f"{len(errors)} component(s) failed to stop: {errors}")
+    @property
+    def alertmanager(self) -> AlertmanagerComponent:
+        return _require(self._alertmanager, "alertmanager")
+
+    @property
+    def rendered(self) -> RenderedConfig:
+        return _require(self._rendered, "rendered config")
 
     @property
     def endpoints(self) -> Mapping[str, str]:
-        urls = {c.name: getattr(c, "url", f"{c.host}:{c.port}") for c in self._started}
-        return dict(urls)
+        urls = {c.name: str(getattr(c, "url", f"{c.host}:{c.port}")) for c in self._started}
+        if self.receivers.running:
+            urls["receivers"] = self.receivers.http_url
+            urls["smtp"] = self.receivers.smtp_smarthost
+        return urls
 
     def component(self, name: str) -> Component:
         for c in self._started:
@@ -90,6 +112,112 @@ class LocalStack:
                 return c
         known = ", ".join(c.name for c in self._started) or "none running"
         raise StackError(f"no component named {name!r} (known: {known})", component=name)
+
+    def components(self) -> tuple[LocalServer, ...]:
+        return tuple(self._started)
+
+    def logs(self, tail: int = 40) -> dict[str, str]:
+        """The last lines of every component's log, for a failing test's report."""
+        return {c.name: c.logs(tail) for c in self._started}
+
+    # -- lifecycle -----------------------------------------------------------
+
+    def _start(self, component: LocalServer) -> None:
+        component.start()
+        self._started.append(component)
+
+    def start(self) -> None:
+        try:
+            self.receivers.start()
+            self._start(self.postgres)
+            self._start(self.redis)
+            service = ServiceComponent(
+                database_url=self.postgres.url,
+                redis_url=self.redis.url,
+                credentials=self.credentials,
+                sentry_dsn=self.receivers.sentry_dsn(),
+                base_dir=self._base_dir,
+            )
+            self._service = service
+            self._start(service)
+            # The incident webhook goes through the receivers' relay: recorded (so the exact
+            # set of receivers includes it), then forwarded unchanged to the service.
+            self.receivers.set_forward("incident", f"{service.url}/api/webhooks/alertmanager")
+
+            node = NodeExporterComponent(base_dir=self._base_dir)
+            pg_exporter = PostgresExporterComponent(self.postgres.url, base_dir=self._base_dir)
+            redis_exporter = RedisExporterComponent(self.redis.url, base_dir=self._base_dir)
+            blackbox = BlackboxExporterComponent(base_dir=self._base_dir)
+            for exporter in (node, pg_exporter, redis_exporter, blackbox):
+                self._start(exporter)
+
+            prometheus_port, alertmanager_port = free_port(), free_port()
+            self._config_dir = Path(
+                tempfile.mkdtemp(prefix="alertdrill-config-", dir=self._base_dir)
+            )
+            self._rendered = render(
+                self.monitoring_dir,
+                self._config_dir,
+                self.profile,
+                ScrapeEndpoints(
+                    backend=service.target,
+                    prometheus=f"127.0.0.1:{prometheus_port}",
+                    alertmanager=f"127.0.0.1:{alertmanager_port}",
+                    node=node.target,
+                    postgres=pg_exporter.target,
+                    redis=redis_exporter.target,
+                    blackbox=blackbox.target,
+                    probe_url=f"{service.url}/health/live",
+                ),
+                self._sinks(),
+            )
+            self._alertmanager = AlertmanagerComponent(
+                self._rendered.alertmanager_yml, port=alertmanager_port, base_dir=self._base_dir
+            )
+            self._start(self._alertmanager)
+            self._prometheus = PrometheusComponent(
+                self._rendered.prometheus_yml, port=prometheus_port, base_dir=self._base_dir
+            )
+            self._start(self._prometheus)
+            self._prometheus.wait_targets_up(timeout=self.ready_timeout)
+        except BaseException:
+            self.stop()
+            raise
+
+    def _sinks(self) -> Sinks:
+        r = self.receivers
+        return Sinks(
+            slack_url=r.slack_url("alertmanager"),
+            pagerduty_url=r.pagerduty_url,
+            pagerduty_routing_key=PAGERDUTY_ROUTING_KEY,
+            smtp_smarthost=r.smtp_smarthost,
+            smtp_username=r.smtp_username or "",
+            smtp_password=r.smtp_password or "",
+            email_from=EMAIL_FROM,
+            incident_webhook_url=r.webhook_url("incident"),
+            incident_webhook_token=self.credentials.webhook_token,
+        )
+
+    def stop(self) -> None:
+        errors: list[BaseException] = []
+        while self._started:
+            component = self._started.pop()
+            try:
+                component.stop()
+            except Exception as error:  # keep stopping the rest, report after
+                log.warning("stopping %s failed: %s", component.name, error)
+                errors.append(error)
+        self._service = self._prometheus = self._alertmanager = None
+        try:
+            self.receivers.stop()
+        except Exception as error:  # reported with the rest
+            errors.append(error)
+        if self._config_dir is not None:
+            shutil.rmtree(self._config_dir, ignore_errors=True)
+            self._config_dir = None
+        self._rendered = None
+        if errors:
+            raise StackError(f"{len(errors)} component(s) failed to stop: {errors}")
 
     def __enter__(self) -> Self:
         self.start()
@@ -102,3 +230,9 @@ class LocalStack:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+def _require(value: T | None, what: str) -> T:
+    if value is None:
+        raise StackError(f"{what} is not available: the stack is not started", component=what)
+    return value

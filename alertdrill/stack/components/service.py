@@ -68,6 +68,11 @@ class ServiceComponent(LocalServer):
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
+    @property
+    def target(self) -> str:
+        """``host:port`` as a scrape config names it."""
+        return f"{self.host}:{self.port}"
+
     def environment(self, run_dir: Path, port: int) -> dict[str, str]:
         creds = self.credentials
         env = {
