@@ -319,7 +319,9 @@ class ManagedProcess:
         if proc.poll() is None:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(proc.pid, self.stop_signal)
-            # A paused (SIGSTOPped) server cannot act on the stop signal until continued.
+            # A paused (SIGSTOPped) server cannot act on the stop signal until continued, and
+            # neither can its children that left the group (PostgreSQL backends).
+            _signal_pids(descendants(proc.pid), signal.SIGCONT)
             self._signal_group(proc, signal.SIGCONT)
             if self.wait(self.stop_grace if grace is None else grace) is None:
                 log.warning("%s ignored %s; sending SIGKILL", self.name, self.stop_signal.name)
@@ -360,6 +362,8 @@ class ManagedProcess:
         if proc is None:
             return None
         if proc.poll() is None:
+            # Children outside the group (setsid) would outlive the leader, frozen if paused.
+            _signal_pids(descendants(proc.pid), signal.SIGKILL)
             self._signal_group(proc, signal.SIGKILL)
             try:
                 proc.wait(timeout=_REAP_TIMEOUT)
