@@ -40,12 +40,15 @@ test: setup lint typecheck
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 drill: setup
-	$(BIN)/alertdrill up
+	$(BIN)/alertdrill drill
 
-up: drill
+up: setup
+	$(BIN)/alertdrill up
 
 bench: setup
 	$(BIN)/python benchmarks/instrumentation_overhead.py
+	$(BIN)/python benchmarks/stack_startup.py
+	$(BIN)/python benchmarks/drill_latency.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache build *.egg-info

@@ -9,9 +9,10 @@ import sys
 import threading
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from types import FrameType
 
-from alertdrill.errors import AlertdrillError
+from alertdrill.errors import AlertdrillError, ExpectationFailed
 from alertdrill.stack.local import LocalStack
 from alertdrill.stack.render import profile_named
 
@@ -89,6 +90,40 @@ def cmd_up(args: argparse.Namespace) -> int:
         stack.stop()
 
 
+def cmd_drill(args: argparse.Namespace) -> int:
+    from alertdrill.drills import incident_response
+    from alertdrill.session import DrillSession
+
+    print("starting the local stack ...", flush=True)
+    began = time.monotonic()
+    stack = LocalStack(profile=profile_named(args.profile))
+    try:
+        stack.start()
+    except AlertdrillError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    print(f"stack ready in {time.monotonic() - began:.1f}s (every target scraped)\n", flush=True)
+    session = DrillSession(stack)
+    outcome = "failed"
+    try:
+        session.begin("incident-response")
+        try:
+            incident_response.run(session, progress=lambda line: print(line, flush=True))
+            outcome = "passed"
+        except ExpectationFailed as error:
+            print(f"\n{error}", file=sys.stderr)
+        print()
+        print(session.expect.timeline.render_text(session.floors))
+        report = session.write_report(
+            Path(args.report_dir) / "incident-response.json", outcome=outcome
+        )
+        print(f"\nverdict: {outcome.upper()}   report: {report}")
+        return 0 if outcome == "passed" else 1
+    finally:
+        session.close()
+        stack.stop()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="alertdrill", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
@@ -102,6 +137,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="timing profile the configs are rendered for (default: fast)",
     )
     up.set_defaults(func=cmd_up)
+    drill = sub.add_parser("drill", help="run the incident-response drill on the local stack")
+    drill.add_argument("--profile", choices=("fast", "prod"), default="fast")
+    drill.add_argument("--report-dir", default="reports", help="where the JSON report goes")
+    drill.set_defaults(func=cmd_drill)
     return parser
 
 

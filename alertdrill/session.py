@@ -9,6 +9,7 @@ and every resolved notification delivered, receivers cleared, a fresh timeline.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 
 from alertdrill.clients import AlertmanagerClient, PrometheusClient, ServiceClient
@@ -72,6 +73,8 @@ class DrillSession:
             self.stack.rendered.floors(),
             self.slack,
             fault_journal=self.journal,
+            # Only this drill's incidents count: the stack (and its database) is shared.
+            incidents_since=datetime.now(UTC),
         )
 
     # -- between drills --------------------------------------------------------------

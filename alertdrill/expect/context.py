@@ -14,6 +14,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Generic, NoReturn, TypeVar
 
 from alertdrill.errors import ExpectationFailed
@@ -70,6 +71,8 @@ class Context:
     http_get: HttpGet
     # The faults' journal, read before every budget and failure so fault marks are current.
     fault_events: Callable[[], Iterable[FaultEventLike]] | None = None
+    # Incidents created before this instant belong to earlier drills on the same stack.
+    incidents_since: datetime | None = None
 
     def sync_faults(self) -> None:
         if self.fault_events is not None:

@@ -21,6 +21,7 @@ the last observation, the elapsed time and the timeline so far.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from datetime import datetime
 
 from alertdrill.expect.alertmanager import AlertmanagerExpectation
 from alertdrill.expect.alerts import AlertExpectation
@@ -71,6 +72,7 @@ class Expect:
         poll: float | str = 0.05,
         http_get: HttpGet = httpx_get,
         fault_journal: FaultJournalLike | None = None,
+        incidents_since: datetime | None = None,
     ) -> None:
         if slack < 0:
             raise ValueError(f"slack must be non-negative, got {slack}")
@@ -86,6 +88,7 @@ class Expect:
             poll=parse_duration(poll),
             http_get=http_get,
             fault_events=None if fault_journal is None else fault_journal.events,
+            incidents_since=incidents_since,
         )
 
     @property

@@ -31,7 +31,13 @@ class IncidentExpectation:
 
     def _mine(self) -> tuple[tuple[IncidentLike, ...], str]:
         incidents = tuple(self._ctx.service.incidents())
-        mine = tuple(i for i in incidents if i.alertname == self.alertname)
+        since = self._ctx.incidents_since
+        mine = tuple(
+            i
+            for i in incidents
+            if i.alertname == self.alertname
+            and (since is None or i.created_at is None or i.created_at >= since)
+        )
         everything = "; ".join(_summary(i) for i in incidents) or "no incidents"
         return mine, everything
 

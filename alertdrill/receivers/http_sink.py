@@ -99,10 +99,12 @@ class HttpSink:
         self,
         on_record: Callable[[Record], None],
         *,
+        on_replace: Callable[[Record, Record], None] | None = None,
         host: str = LOCALHOST,
         forward_timeout: float = 10.0,
     ) -> None:
         self._on_record = on_record
+        self._on_replace = on_replace
         self._host = host
         self._forward_timeout = forward_timeout
         self._lock = threading.Lock()
@@ -281,9 +283,18 @@ class HttpSink:
         if upstream is None:
             self._on_record(delivery)
             return _Reply(200, b"")
-        # Recorded after the relay, with the upstream's verdict: each retry is its own record.
+        if self._on_replace is None:
+            # Recorded after the relay, with the upstream's verdict: each retry is its own record.
+            reply = self._forward(upstream, headers, body)
+            self._on_record(dataclasses.replace(delivery, forwarded_status=reply.status))
+            return reply
+        # Recorded on arrival (forwarded_status None: in flight), so a wait sees the delivery
+        # when Alertmanager made it, not when a slow upstream answered (a service whose database
+        # is down holds the request for its pool timeout, ~5 s). The upstream's verdict then
+        # replaces the record in place; each retry is still its own record.
+        self._on_record(delivery)
         reply = self._forward(upstream, headers, body)
-        self._on_record(dataclasses.replace(delivery, forwarded_status=reply.status))
+        self._on_replace(delivery, dataclasses.replace(delivery, forwarded_status=reply.status))
         return reply
 
     def _forward(self, url: str, headers: Mapping[str, str], body: bytes) -> _Reply:

@@ -56,7 +56,9 @@ class Receivers:
         self._changed = threading.Condition()
         self._records: list[Record] = []
         self._version = 0
-        self._http = HttpSink(self._add, host=host, forward_timeout=forward_timeout)
+        self._http = HttpSink(
+            self._add, on_replace=self._replace, host=host, forward_timeout=forward_timeout
+        )
         self._smtp = SmtpSink(self._add, username=smtp_username, password=smtp_password, host=host)
         self._smtp_username = smtp_username
         self._smtp_password = smtp_password
@@ -159,6 +161,17 @@ class Receivers:
             self._records.append(record)
             self._version += 1
             self._changed.notify_all()
+
+    def _replace(self, old: Record, new: Record) -> None:
+        """Put ``new`` where ``old`` (by identity) is: a relayed webhook gets its upstream's
+        verdict. Nothing happens when ``old`` was cleared meanwhile (a reset between drills)."""
+        with self._changed:
+            for index, record in enumerate(self._records):
+                if record is old:
+                    self._records[index] = new
+                    self._version += 1
+                    self._changed.notify_all()
+                    return
 
     def clear(self) -> None:
         """Forget every record and pending injected failure (per-test reset); forwards stay."""

@@ -284,7 +284,7 @@ class WebhookDelivery:
     authorization_scheme: str  # "Bearer", "Basic", "" (the credentials are not kept)
     content_type: str
     user_agent: str
-    forwarded_status: int | None  # upstream's status when forwarded, else None
+    forwarded_status: int | None  # upstream's status when forwarded; None: not (yet) answered
     arrived_at: float
     wall_time: float
     raw: str = field(default="", repr=False, compare=False)

@@ -1,0 +1,1 @@
+"""Built-in drills runnable from the CLI (`alertdrill drill`)."""
