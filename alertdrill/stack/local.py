@@ -32,7 +32,7 @@ from alertdrill.stack.components.prometheus import PrometheusComponent
 from alertdrill.stack.components.redis import RedisComponent
 from alertdrill.stack.components.server import LocalServer
 from alertdrill.stack.components.service import ServiceComponent, ServiceCredentials
-from alertdrill.stack.ports import free_port
+from alertdrill.stack.ports import free_port, release_port
 from alertdrill.stack.render import (
     FAST,
     Profile,
@@ -79,6 +79,7 @@ class LocalStack:
         self._rendered: RenderedConfig | None = None
         self._config_dir: Path | None = None
         self._started: list[LocalServer] = []
+        self._reserved: list[int] = []
 
     # -- handles -------------------------------------------------------------
 
@@ -128,61 +129,79 @@ class LocalStack:
 
     def start(self) -> None:
         try:
-            self.receivers.start()
-            self._start(self.postgres)
-            self._start(self.redis)
-            service = ServiceComponent(
-                database_url=self.postgres.url,
-                redis_url=self.redis.url,
-                credentials=self.credentials,
-                sentry_dsn=self.receivers.sentry_dsn(),
-                base_dir=self._base_dir,
-            )
-            self._service = service
-            self._start(service)
-            # The incident webhook goes through the receivers' relay: recorded (so the exact
-            # set of receivers includes it), then forwarded unchanged to the service.
-            self.receivers.set_forward("incident", f"{service.url}/api/webhooks/alertmanager")
-
-            node = NodeExporterComponent(base_dir=self._base_dir)
-            pg_exporter = PostgresExporterComponent(self.postgres.url, base_dir=self._base_dir)
-            redis_exporter = RedisExporterComponent(self.redis.url, base_dir=self._base_dir)
-            blackbox = BlackboxExporterComponent(base_dir=self._base_dir)
-            for exporter in (node, pg_exporter, redis_exporter, blackbox):
-                self._start(exporter)
-
-            prometheus_port, alertmanager_port = free_port(), free_port()
-            self._config_dir = Path(
-                tempfile.mkdtemp(prefix="alertdrill-config-", dir=self._base_dir)
-            )
-            self._rendered = render(
-                self.monitoring_dir,
-                self._config_dir,
-                self.profile,
-                ScrapeEndpoints(
-                    backend=service.target,
-                    prometheus=f"127.0.0.1:{prometheus_port}",
-                    alertmanager=f"127.0.0.1:{alertmanager_port}",
-                    node=node.target,
-                    postgres=pg_exporter.target,
-                    redis=redis_exporter.target,
-                    blackbox=blackbox.target,
-                    probe_url=f"{service.url}/health/live",
-                ),
-                self._sinks(),
-            )
-            self._alertmanager = AlertmanagerComponent(
-                self._rendered.alertmanager_yml, port=alertmanager_port, base_dir=self._base_dir
-            )
-            self._start(self._alertmanager)
-            self._prometheus = PrometheusComponent(
-                self._rendered.prometheus_yml, port=prometheus_port, base_dir=self._base_dir
-            )
-            self._start(self._prometheus)
-            self._prometheus.wait_targets_up(timeout=self.ready_timeout)
+            self._start_all()
         except BaseException:
             self.stop()
             raise
+
+    def _reserve(self) -> int:
+        port = free_port()
+        self._reserved.append(port)
+        return port
+
+    def _start_all(self) -> None:
+        base = self._base_dir
+        self.receivers.start()
+        # Every port is chosen first, so the configs can be rendered and Prometheus launched
+        # before anything else: its first scrape comes ~5 s after launch whatever we do, and
+        # the other components start within that window instead of before it.
+        pg_port, redis_port, service_port = self._reserve(), self._reserve(), self._reserve()
+        prometheus_port, alertmanager_port = self._reserve(), self._reserve()
+        pg_url = f"postgresql://postgres@127.0.0.1:{pg_port}/postgres"
+        redis_url = f"redis://127.0.0.1:{redis_port}/0"
+        service_url = f"http://127.0.0.1:{service_port}"
+        self.postgres = PostgresComponent(port=pg_port, base_dir=base)
+        self.redis = RedisComponent(port=redis_port, base_dir=base)
+        service = ServiceComponent(
+            database_url=pg_url,
+            redis_url=redis_url,
+            credentials=self.credentials,
+            sentry_dsn=self.receivers.sentry_dsn(),
+            port=service_port,
+            base_dir=base,
+        )
+        node, pg_exp, redis_exp, blackbox = (self._reserve() for _ in range(4))
+        exporters = (
+            NodeExporterComponent(port=node, base_dir=base),
+            PostgresExporterComponent(pg_url, port=pg_exp, base_dir=base),
+            RedisExporterComponent(redis_url, port=redis_exp, base_dir=base),
+            BlackboxExporterComponent(port=blackbox, base_dir=base),
+        )
+        self._config_dir = Path(tempfile.mkdtemp(prefix="alertdrill-config-", dir=base))
+        self._rendered = render(
+            self.monitoring_dir,
+            self._config_dir,
+            self.profile,
+            ScrapeEndpoints(
+                backend=f"127.0.0.1:{service_port}",
+                prometheus=f"127.0.0.1:{prometheus_port}",
+                alertmanager=f"127.0.0.1:{alertmanager_port}",
+                node=f"127.0.0.1:{node}",
+                postgres=f"127.0.0.1:{pg_exp}",
+                redis=f"127.0.0.1:{redis_exp}",
+                blackbox=f"127.0.0.1:{blackbox}",
+                probe_url=f"{service_url}/health/live",
+            ),
+            self._sinks(),
+        )
+        self._prometheus = PrometheusComponent(
+            self._rendered.prometheus_yml, port=prometheus_port, base_dir=base
+        )
+        self._start(self._prometheus)
+        self._start(self.postgres)
+        self._start(self.redis)
+        self._service = service
+        self._start(service)
+        # The incident webhook goes through the receivers' relay: recorded (so the exact set
+        # of receivers includes it), then forwarded unchanged to the service.
+        self.receivers.set_forward("incident", f"{service.url}/api/webhooks/alertmanager")
+        for exporter in exporters:
+            self._start(exporter)
+        self._alertmanager = AlertmanagerComponent(
+            self._rendered.alertmanager_yml, port=alertmanager_port, base_dir=base
+        )
+        self._start(self._alertmanager)
+        self._prometheus.wait_targets_up(timeout=self.ready_timeout)
 
     def _sinks(self) -> Sinks:
         r = self.receivers
@@ -216,6 +235,8 @@ class LocalStack:
             shutil.rmtree(self._config_dir, ignore_errors=True)
             self._config_dir = None
         self._rendered = None
+        while self._reserved:
+            release_port(self._reserved.pop())
         if errors:
             raise StackError(f"{len(errors)} component(s) failed to stop: {errors}")
 
