@@ -15,6 +15,9 @@ from pathlib import Path
 
 import pytest
 
+from alertdrill.clients import AlertmanagerClient, PrometheusClient, ServiceClient
+from alertdrill.expect import Expect
+from alertdrill.receivers import Receivers
 from alertdrill.session import DrillSession
 from alertdrill.stack.local import LocalStack
 from alertdrill.stack.render import profile_named
@@ -98,3 +101,44 @@ def drill(drill_session: DrillSession, request: pytest.FixtureRequest) -> Iterat
         request.node.add_report_section("call", "alertdrill component logs", logs)
     # Faults a test left behind are reverted even if it forgot (the `with` block usually did).
     drill_session.revert_faults().raise_if_failed()
+
+
+# Thin per-test views of the reset session, so a scenario can ask for exactly what it uses
+# (`def test_x(stack, faults, expect)`), as in the architecture's example.
+
+
+@pytest.fixture
+def stack(drill: DrillSession) -> LocalStack:
+    return drill.stack
+
+
+@pytest.fixture
+def expect(drill: DrillSession) -> Expect:
+    return drill.expect
+
+
+@pytest.fixture
+def faults(drill: DrillSession) -> DrillSession:
+    """Fault factories (`faults.error_rate()`, `faults.kill("service")`, ...), reverted after
+    the test even if it forgot."""
+    return drill
+
+
+@pytest.fixture
+def receivers(drill: DrillSession) -> Receivers:
+    return drill.receivers
+
+
+@pytest.fixture
+def prometheus(drill: DrillSession) -> PrometheusClient:
+    return drill.prometheus
+
+
+@pytest.fixture
+def alertmanager(drill: DrillSession) -> AlertmanagerClient:
+    return drill.alertmanager
+
+
+@pytest.fixture
+def service(drill: DrillSession) -> ServiceClient:
+    return drill.service
