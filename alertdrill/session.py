@@ -15,17 +15,30 @@ from pathlib import Path
 from alertdrill.clients import AlertmanagerClient, PrometheusClient, ServiceClient
 from alertdrill.expect import Expect
 from alertdrill.faults import (
+    AuthFailureStorm,
+    Bandwidth,
+    Blackhole,
     CpuHog,
+    DatabaseConnections,
+    DependencyLatency,
+    DiskFill,
     ErrorRate,
     FaultJournal,
     FaultRegistry,
     KillProcess,
     Latency,
     MemoryHog,
+    Outage,
     PauseProcess,
+    ProxyHandle,
+    RequestSpike,
+    ResetPeer,
+    RestartProcess,
     RevertReport,
     SlowQueries,
     StopProcess,
+    ToxiproxyClient,
+    spike_rate,
 )
 from alertdrill.report.journal import write_report
 from alertdrill.report.timeline import Timeline
@@ -54,6 +67,9 @@ class DrillSession:
             superuser=(creds.superuser_email, creds.superuser_password),
         )
         self.receivers = stack.receivers
+        # The fault proxy's Toxiproxy API: network faults between the service and its
+        # dependencies (``postgres``, ``redis``).
+        self.fault_proxy = ToxiproxyClient(stack.fault_proxy.url)
         self.registry = FaultRegistry()
         self.journal = FaultJournal()
         self.timeline = Timeline()
@@ -80,9 +96,11 @@ class DrillSession:
     # -- between drills --------------------------------------------------------------
 
     def revert_faults(self) -> RevertReport:
-        """Revert every fault still injected, then clear service-side faults as well."""
+        """Revert every fault still injected, then clear service-side faults and every proxy
+        toxic as well (proxies enabled, no toxics: Toxiproxy's reset)."""
         report = self.registry.revert_all()
         self.service.clear_faults()
+        self.fault_proxy.reset()
         return report
 
     def settle(self) -> None:
@@ -134,7 +152,7 @@ class DrillSession:
         try:
             self.registry.revert_all()
         finally:
-            for client in (self.prometheus, self.alertmanager, self.service):
+            for client in (self.prometheus, self.alertmanager, self.service, self.fault_proxy):
                 client.close()
 
     # -- faults ------------------------------------------------------------------------
@@ -187,6 +205,97 @@ class DrillSession:
             self.stack.component(component), journal=self.journal, registry=self.registry
         )
 
+    def restart(self, component: str) -> RestartProcess:
+        """Graceful stop and start of `component`, data kept; done when inject() returns."""
+        return RestartProcess(
+            self.stack.component(component), journal=self.journal, registry=self.registry
+        )
+
+    # -- network faults between the service and a dependency ("postgres", "redis") -------
+
+    def _proxy(self, dependency: str) -> ProxyHandle:
+        return self.stack.fault_proxy.handle(dependency, self.fault_proxy)
+
+    def dependency_latency(
+        self, dependency: str, *, latency_ms: int = 1500, jitter_ms: int = 0
+    ) -> DependencyLatency:
+        """Every response from `dependency` to the service arrives `latency_ms` later."""
+        return DependencyLatency(
+            self._proxy(dependency),
+            latency_ms,
+            jitter_ms,
+            journal=self.journal,
+            registry=self.registry,
+        )
+
+    def blackhole(self, dependency: str) -> Blackhole:
+        """The service's connections to `dependency` hang (data dropped both ways)."""
+        return Blackhole(self._proxy(dependency), journal=self.journal, registry=self.registry)
+
+    def reset_peer(self, dependency: str) -> ResetPeer:
+        """The service's connections to `dependency` are reset on their next request."""
+        return ResetPeer(self._proxy(dependency), journal=self.journal, registry=self.registry)
+
+    def bandwidth(self, dependency: str, *, kbps: int) -> Bandwidth:
+        """Responses from `dependency` limited to `kbps` KB/s."""
+        return Bandwidth(
+            self._proxy(dependency), kbps, journal=self.journal, registry=self.registry
+        )
+
+    def outage(self, dependency: str) -> Outage:
+        """`dependency` unreachable from the service only (its exporter still reaches it)."""
+        return Outage(self._proxy(dependency), journal=self.journal, registry=self.registry)
+
+    # -- resource pressure and traffic -----------------------------------------------------
+
+    def db_connections(self, count: int = 90) -> DatabaseConnections:
+        """`count` real idle PostgreSQL sessions (DatabaseConnectionIssues: more than 80)."""
+        return DatabaseConnections(
+            self.stack.postgres.url, count, journal=self.journal, registry=self.registry
+        )
+
+    def disk_fill(self, *, fill_to: float = 0.95) -> DiskFill:
+        """Fill the stack's drill filesystem to `fill_to` used (LowDiskSpace: avail < 10 %).
+        StackError, with the reason, when the stack has none (not root, no loop devices):
+        check `stack.drill_filesystem_skip_reason` to skip instead."""
+        return DiskFill(
+            self.stack.drill_filesystem.mountpoint,
+            fill_to,
+            journal=self.journal,
+            registry=self.registry,
+        )
+
+    def auth_storm(self, *, rate: float = 2.0) -> AuthFailureStorm:
+        """Failed logins at `rate`/s (HighAuthenticationFailures: above 0.5/s)."""
+        return AuthFailureStorm(
+            self.stack.service.url,
+            rate,
+            email=self.stack.credentials.superuser_email,
+            journal=self.journal,
+            registry=self.registry,
+        )
+
+    def request_spike(self, *, rate: float | None = None) -> RequestSpike:
+        """API requests at `rate`/s; by default a rate UnusualAPIActivity calls unusual over
+        the baseline Prometheus holds right now (the floor of 10/s at least)."""
+        if rate is None:
+            rate = spike_rate(self.api_baseline())
+        return RequestSpike(
+            self.stack.service.url, rate, journal=self.journal, registry=self.registry
+        )
+
+    def api_baseline(self) -> float:
+        """UnusualAPIActivity's baseline now (req/s): the recorded API rate averaged over the
+        rule's scaled hour before its scaled 5 minutes, or the current rate if higher (what
+        flows now is in the baseline soon)."""
+        scale = self.stack.rendered.profile.duration_scale
+        window, offset = _promql_ms(3600 * scale), _promql_ms(300 * scale)
+        baseline = self.prometheus.query_value(
+            f"max(avg_over_time(service:http_requests:rate5m[{window}] offset {offset}))"
+        )
+        current = self.prometheus.query_value("max(service:http_requests:rate5m)")
+        return max(baseline or 0.0, current or 0.0)
+
     def traffic(
         self, *, rate: float = 10.0, duration: float = 60.0, paths: Sequence[str] | None = None
     ) -> TrafficDriver:
@@ -198,3 +307,7 @@ class DrillSession:
         return TrafficDriver(
             self.stack.service.url, rate_per_second=rate, max_duration=duration, paths=paths
         )
+
+
+def _promql_ms(seconds: float) -> str:
+    return f"{max(1, round(seconds * 1000))}ms"

@@ -13,7 +13,10 @@ from alertdrill.faults.base import (
     RevertFailure,
     RevertReport,
 )
-from alertdrill.faults.process import KillProcess, PauseProcess, StopProcess
+from alertdrill.faults.process import KillProcess, PauseProcess, RestartProcess, StopProcess
+from alertdrill.faults.proxy import Bandwidth, Blackhole, DependencyLatency, Outage, ResetPeer
+from alertdrill.faults.proxy_client import ProxyHandle, ProxyInfo, ToxicInfo, ToxiproxyClient
+from alertdrill.faults.resources import DatabaseConnections, DiskFill
 from alertdrill.faults.service import (
     CpuHog,
     ErrorRate,
@@ -22,11 +25,18 @@ from alertdrill.faults.service import (
     ServiceFault,
     SlowQueries,
 )
+from alertdrill.faults.traffic import AuthFailureStorm, RequestSpike, spike_rate
 
 __all__ = [
     "DEFAULT_MAX_DURATION",
+    "AuthFailureStorm",
+    "Bandwidth",
     "BaseFault",
+    "Blackhole",
     "CpuHog",
+    "DatabaseConnections",
+    "DependencyLatency",
+    "DiskFill",
     "ErrorRate",
     "Fault",
     "FaultAction",
@@ -36,10 +46,19 @@ __all__ = [
     "KillProcess",
     "Latency",
     "MemoryHog",
+    "Outage",
     "PauseProcess",
+    "ProxyHandle",
+    "ProxyInfo",
+    "RequestSpike",
+    "ResetPeer",
+    "RestartProcess",
     "RevertFailure",
     "RevertReport",
     "ServiceFault",
     "SlowQueries",
     "StopProcess",
+    "ToxicInfo",
+    "ToxiproxyClient",
+    "spike_rate",
 ]

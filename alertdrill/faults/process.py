@@ -1,10 +1,11 @@
-"""Process faults on any stack ``Component``: crash it, stop it, freeze it.
+"""Process faults on any stack ``Component``: crash it, stop it, freeze it, restart it.
 
 Each maps to what an on-call engineer would see: ``KillProcess`` is a crash (SIGKILL, no
 shutdown hooks; connections reset, then refused), ``StopProcess`` an orderly stop (clients are
 refused at once), ``PauseProcess`` a hang (SIGSTOP: connections are accepted by the kernel but
-never answered, so clients wait for their timeouts). Every revert brings the component back the
-way the stack would, and waits until it is ready again.
+never answered, so clients wait for their timeouts), ``RestartProcess`` a deploy or an
+orchestrator restart (a short stop, data kept). Every revert brings the component back the way
+the stack would, and waits until it is ready again.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from alertdrill.errors import FaultError
 from alertdrill.faults.base import DEFAULT_MAX_DURATION, BaseFault, FaultJournal, FaultRegistry
 from alertdrill.stack.base import Component
 
-__all__ = ["KillProcess", "PauseProcess", "StopProcess"]
+__all__ = ["KillProcess", "PauseProcess", "RestartProcess", "StopProcess"]
 
 
 @runtime_checkable
@@ -23,6 +24,13 @@ class _Shutdownable(Protocol):
     """Components that can stop their process but keep their data (``LocalServer``)."""
 
     def shutdown(self) -> None: ...
+
+
+@runtime_checkable
+class _Restartable(Protocol):
+    """Components that restart in place: same port, same data (``LocalServer``)."""
+
+    def restart(self) -> None: ...
 
 
 class _ProcessFault(BaseFault):
@@ -114,3 +122,38 @@ class PauseProcess(_ProcessFault):
             return f"{self.component.name} no longer running: nothing to resume"
         self.component.resume()
         return f"SIGCONT pid {self.component.pid}"
+
+
+class RestartProcess(_ProcessFault):
+    """Restart the component (graceful stop, start, wait until ready), keeping its data.
+
+    The whole fault happens in ``inject()``: it returns once the component is back. Revert then
+    has nothing to undo; it only starts the component if the restart failed half-way (stopped,
+    and the start did not come up), so a failed restart never leaves it down.
+    """
+
+    verb = "restart"
+
+    def describe(self) -> str:
+        return f"restart {self.component.name} (graceful stop, start, data kept)"
+
+    def _precheck(self) -> None:
+        super()._precheck()
+        if not isinstance(self.component, _Restartable | _Shutdownable):
+            raise FaultError(f"{self.name}: {self.component.name} cannot restart keeping its data")
+
+    def _inject(self) -> str:
+        pid = self.component.pid
+        if isinstance(self.component, _Restartable):
+            self.component.restart()
+        else:
+            assert isinstance(self.component, _Shutdownable)  # _precheck
+            self.component.shutdown()
+            self.component.start()
+        return f"pid {pid} -> {self.component.pid}"
+
+    def _revert(self) -> str:
+        if self.component.is_running():
+            return f"nothing to undo: {self.component.name} running as pid {self.component.pid}"
+        self.component.start()
+        return f"restart had failed; started again as pid {self.component.pid}"

@@ -1,10 +1,20 @@
 """The local backend: the whole monitoring chain as processes on 127.0.0.1.
 
 Start order follows the dependencies: receivers (in this process), PostgreSQL, Redis, the
-service (its Sentry DSN points at the receivers), the exporters, then the configs are rendered
-for the profile with every real port, and Alertmanager and Prometheus start. Ready means every
-scrape target is up. Stop runs in reverse; a failed start stops what already started, so
-nothing is left behind whichever step fails.
+fault proxy, the service (its Sentry DSN points at the receivers), the exporters, then the
+configs are rendered for the profile with every real port, and Alertmanager and Prometheus
+start. Ready means every scrape target is up. Stop runs in reverse; a failed start stops what
+already started, so nothing is left behind whichever step fails.
+
+The service reaches PostgreSQL and Redis through the fault proxy, from the start: the kernel
+here has no netem, so network faults between the service and its dependencies are toxics on
+that proxy. Only the service goes through it. The exporters (and drills that open database
+connections) talk to PostgreSQL and Redis directly, so a network fault between the service
+and its database stays what it is in production: the service suffers, postgres_exporter still
+sees a healthy server (pg_up 1), and DatabaseDown does not fire for a broken path.
+
+Optionally (by default whenever possible: root, loop devices) a small ext4 filesystem is
+mounted for disk-space drills; node_exporter reports it like any other filesystem.
 """
 
 from __future__ import annotations
@@ -21,12 +31,17 @@ from alertdrill.errors import StackError
 from alertdrill.receivers import Receivers
 from alertdrill.stack.base import Component
 from alertdrill.stack.components.alertmanager import AlertmanagerComponent
+from alertdrill.stack.components.drill_filesystem import (
+    DrillFilesystem,
+    node_exporter_mount_exclude,
+)
 from alertdrill.stack.components.exporters import (
     BlackboxExporterComponent,
     NodeExporterComponent,
     PostgresExporterComponent,
     RedisExporterComponent,
 )
+from alertdrill.stack.components.fault_proxy import FaultProxyComponent, ProxyRoute
 from alertdrill.stack.components.postgres import PostgresComponent
 from alertdrill.stack.components.prometheus import PrometheusComponent
 from alertdrill.stack.components.redis import RedisComponent
@@ -53,8 +68,13 @@ EMAIL_FROM = "alertmanager@alertdrill.test"
 
 
 class LocalStack:
-    """PostgreSQL, Redis, the service, four exporters, Alertmanager, Prometheus and the
-    receivers, each a throwaway local process (receivers: threads in this process)."""
+    """PostgreSQL, Redis, the fault proxy, the service, four exporters, Alertmanager,
+    Prometheus and the receivers, each a throwaway local process (receivers: threads in this
+    process), and the drill filesystem.
+
+    ``drill_filesystem``: None (default) mounts it when this machine can (see
+    ``drill_filesystem_skip_reason`` when it could not), True requires it, False never.
+    """
 
     def __init__(
         self,
@@ -64,6 +84,7 @@ class LocalStack:
         base_dir: Path | None = None,
         credentials: ServiceCredentials | None = None,
         ready_timeout: float = 30.0,
+        drill_filesystem: bool | None = None,
     ) -> None:
         self.profile = profile
         self.monitoring_dir = monitoring_dir
@@ -76,6 +97,10 @@ class LocalStack:
         self._service: ServiceComponent | None = None
         self._prometheus: PrometheusComponent | None = None
         self._alertmanager: AlertmanagerComponent | None = None
+        self._fault_proxy: FaultProxyComponent | None = None
+        self._want_drill_filesystem = drill_filesystem
+        self._drill_filesystem: DrillFilesystem | None = None
+        self.drill_filesystem_skip_reason: str | None = None
         self._rendered: RenderedConfig | None = None
         self._config_dir: Path | None = None
         self._started: list[LocalServer] = []
@@ -94,6 +119,19 @@ class LocalStack:
     @property
     def alertmanager(self) -> AlertmanagerComponent:
         return _require(self._alertmanager, "alertmanager")
+
+    @property
+    def fault_proxy(self) -> FaultProxyComponent:
+        """The proxy between the service and PostgreSQL (``postgres``) / Redis (``redis``)."""
+        return _require(self._fault_proxy, "fault-proxy")
+
+    @property
+    def drill_filesystem(self) -> DrillFilesystem:
+        """The small ext4 filesystem for disk drills; StackError (with the reason) if absent."""
+        if self._drill_filesystem is None:
+            reason = self.drill_filesystem_skip_reason or "the stack is not started"
+            raise StackError(f"no drill filesystem: {reason}", component="drill-filesystem")
+        return self._drill_filesystem
 
     @property
     def rendered(self) -> RenderedConfig:
@@ -147,22 +185,40 @@ class LocalStack:
         # the other components start within that window instead of before it.
         pg_port, redis_port, service_port = self._reserve(), self._reserve(), self._reserve()
         prometheus_port, alertmanager_port = self._reserve(), self._reserve()
+        proxy_api, pg_proxy, redis_proxy = self._reserve(), self._reserve(), self._reserve()
         pg_url = f"postgresql://postgres@127.0.0.1:{pg_port}/postgres"
         redis_url = f"redis://127.0.0.1:{redis_port}/0"
         service_url = f"http://127.0.0.1:{service_port}"
         self.postgres = PostgresComponent(port=pg_port, base_dir=base)
         self.redis = RedisComponent(port=redis_port, base_dir=base)
+        fault_proxy = FaultProxyComponent(
+            (
+                ProxyRoute("postgres", pg_proxy, f"127.0.0.1:{pg_port}"),
+                ProxyRoute("redis", redis_proxy, f"127.0.0.1:{redis_port}"),
+            ),
+            port=proxy_api,
+            base_dir=base,
+        )
+        # Only the service goes through the proxy; the exporters below keep the direct URLs
+        # (see the module docstring: a broken path is not a database that is down).
         service = ServiceComponent(
-            database_url=pg_url,
-            redis_url=redis_url,
+            database_url=f"postgresql://postgres@{fault_proxy.address('postgres')}/postgres",
+            redis_url=f"redis://{fault_proxy.address('redis')}/0",
             credentials=self.credentials,
             sentry_dsn=self.receivers.sentry_dsn(),
             port=service_port,
             base_dir=base,
         )
         node, pg_exp, redis_exp, blackbox = (self._reserve() for _ in range(4))
+        # Mounted before node_exporter is configured: it must see this stack's drill
+        # filesystem and not the ones of other stacks on the host.
+        self._mount_drill_filesystem()
         exporters = (
-            NodeExporterComponent(port=node, base_dir=base),
+            NodeExporterComponent(
+                port=node,
+                base_dir=base,
+                mount_points_exclude=node_exporter_mount_exclude(self._drill_filesystem),
+            ),
             PostgresExporterComponent(pg_url, port=pg_exp, base_dir=base),
             RedisExporterComponent(redis_url, port=redis_exp, base_dir=base),
             BlackboxExporterComponent(port=blackbox, base_dir=base),
@@ -190,6 +246,8 @@ class LocalStack:
         self._start(self._prometheus)
         self._start(self.postgres)
         self._start(self.redis)
+        self._fault_proxy = fault_proxy
+        self._start(fault_proxy)
         self._service = service
         self._start(service)
         # The incident webhook goes through the receivers' relay: recorded (so the exact set
@@ -202,6 +260,22 @@ class LocalStack:
         )
         self._start(self._alertmanager)
         self._prometheus.wait_targets_up(timeout=self.ready_timeout)
+
+    def _mount_drill_filesystem(self) -> None:
+        self.drill_filesystem_skip_reason = None
+        if self._want_drill_filesystem is False:
+            self.drill_filesystem_skip_reason = "disabled (drill_filesystem=False)"
+            return
+        drill_fs = DrillFilesystem(base_dir=self._base_dir)
+        try:
+            drill_fs.start()
+        except StackError as error:
+            if self._want_drill_filesystem:
+                raise
+            self.drill_filesystem_skip_reason = error.message
+            log.info("no drill filesystem: %s", error.message)
+            return
+        self._drill_filesystem = drill_fs
 
     def _sinks(self) -> Sinks:
         r = self.receivers
@@ -227,6 +301,13 @@ class LocalStack:
                 log.warning("stopping %s failed: %s", component.name, error)
                 errors.append(error)
         self._service = self._prometheus = self._alertmanager = None
+        self._fault_proxy = None
+        drill_fs, self._drill_filesystem = self._drill_filesystem, None
+        if drill_fs is not None:
+            try:
+                drill_fs.stop()
+            except Exception as error:  # reported with the rest
+                errors.append(error)
         try:
             self.receivers.stop()
         except Exception as error:  # reported with the rest
