@@ -141,6 +141,10 @@ def build_parser() -> argparse.ArgumentParser:
     drill.add_argument("--profile", choices=("fast", "prod"), default="fast")
     drill.add_argument("--report-dir", default="reports", help="where the JSON report goes")
     drill.set_defaults(func=cmd_drill)
+    # issue 6: `alertdrill verify` (rules, routes, dashboards, coverage): alertdrill.verify.
+    from alertdrill.verify.command import add_parser as add_verify_parser
+
+    add_verify_parser(sub)
     return parser
 
 

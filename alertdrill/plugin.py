@@ -21,6 +21,7 @@ from alertdrill.receivers import Receivers
 from alertdrill.session import DrillSession
 from alertdrill.stack.local import LocalStack
 from alertdrill.stack.render import profile_named
+from alertdrill.verify.recorder import CoverageRecorder
 
 REPORTS = Path("reports")
 _outcome_key = pytest.StashKey[dict[str, pytest.TestReport]]()
@@ -47,6 +48,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         action="store",
         default=str(REPORTS),
         help="directory for per-drill JSON reports",
+    )
+    # issue 6: e2e coverage for `alertdrill verify` (every alert, route, receiver, inhibition).
+    group.addoption(
+        "--alertdrill-coverage",
+        action="store",
+        default=str(REPORTS / "coverage.json"),
+        help="coverage file drills record into, merged across tests ('' disables)",
     )
 
 
@@ -83,7 +91,10 @@ def drill_session(alertdrill_stack: LocalStack) -> Iterator[DrillSession]:
 def drill(drill_session: DrillSession, request: pytest.FixtureRequest) -> Iterator[DrillSession]:
     """The session, reset for this test; reports the timeline when the test ends."""
     drill_session.begin(request.node.nodeid)
+    coverage = _start_coverage(drill_session, request)
     yield drill_session
+    if coverage is not None:
+        coverage.finish(request.node.nodeid)
     reports = request.node.stash.get(_outcome_key, {})
     failed = any(r.failed for r in reports.values())
     report_dir = Path(request.config.getoption("--alertdrill-reports"))
@@ -101,6 +112,14 @@ def drill(drill_session: DrillSession, request: pytest.FixtureRequest) -> Iterat
         request.node.add_report_section("call", "alertdrill component logs", logs)
     # Faults a test left behind are reverted even if it forgot (the `with` block usually did).
     drill_session.revert_faults().raise_if_failed()
+
+
+def _start_coverage(
+    session: DrillSession, request: pytest.FixtureRequest
+) -> CoverageRecorder | None:
+    """issue 6: record what this drill exercises into the e2e coverage file (or nothing)."""
+    target = str(request.config.getoption("--alertdrill-coverage"))
+    return CoverageRecorder(session, Path(target)).start() if target else None
 
 
 # Thin per-test views of the reset session, so a scenario can ask for exactly what it uses

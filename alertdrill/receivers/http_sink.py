@@ -368,6 +368,10 @@ class _Server(ThreadingHTTPServer):
     # HTTP/1.0 replies close the connection, so no thread idles on a keep-alive socket.
     daemon_threads = False
     block_on_close = True
+    # The default backlog of 5 overflows when Alertmanager flushes many groups at once; the
+    # kernel then drops SYNs that the client retries only after 1 s, 3 s, ... — whole seconds
+    # of false notification latency.
+    request_queue_size = 128
 
     def __init__(self, address: tuple[str, int], sink: HttpSink) -> None:
         self.sink = sink
