@@ -49,6 +49,8 @@ bench: setup
 	$(BIN)/python benchmarks/instrumentation_overhead.py
 	$(BIN)/python benchmarks/stack_startup.py
 	$(BIN)/python benchmarks/drill_latency.py
+	$(BIN)/python benchmarks/load_runner_ratio.py
+	$(BIN)/python benchmarks/verify_speed.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache build *.egg-info

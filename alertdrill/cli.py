@@ -1,4 +1,4 @@
-"""`alertdrill` command line: up (more subcommands arrive with their issues)."""
+"""`alertdrill` command line: up, drill, load (more subcommands arrive with their issues)."""
 
 from __future__ import annotations
 
@@ -124,6 +124,13 @@ def cmd_drill(args: argparse.Namespace) -> int:
         stack.stop()
 
 
+def cmd_load(args: argparse.Namespace) -> int:
+    """A Locust load session against the local stack (default) or any service (--host)."""
+    from alertdrill.load.cli import run_load_command
+
+    return run_load_command(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="alertdrill", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
@@ -141,6 +148,16 @@ def build_parser() -> argparse.ArgumentParser:
     drill.add_argument("--profile", choices=("fast", "prod"), default="fast")
     drill.add_argument("--report-dir", default="reports", help="where the JSON report goes")
     drill.set_defaults(func=cmd_drill)
+    from alertdrill.load.cli import add_load_arguments
+
+    load = sub.add_parser(
+        "load",
+        help="run a Locust load session (live progress, summary table, SLO verdict)",
+        description="Run Locust headless against the local stack's service (started and "
+        "stopped for the run) or any service given with --host.",
+    )
+    add_load_arguments(load)
+    load.set_defaults(func=cmd_load)
     # issue 6: `alertdrill verify` (rules, routes, dashboards, coverage): alertdrill.verify.
     from alertdrill.verify.command import add_parser as add_verify_parser
 

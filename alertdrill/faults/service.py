@@ -63,8 +63,11 @@ class ServiceFault(BaseFault):
         return f"deleted {record.id}" if deleted else f"{record.id} already gone (expired?)"
 
 
-def _selector(value: str | Sequence[str]) -> list[str]:
-    # A lone string is one selector, not a sequence of one-character selectors.
+def _selector(value: str | Sequence[str]) -> str | list[str]:
+    # "*" is the service's own spelling of "everything" (a list may only hold route
+    # templates); any other lone string is one selector, not a sequence of characters.
+    if value == "*":
+        return "*"
     return [value] if isinstance(value, str) else list(value)
 
 

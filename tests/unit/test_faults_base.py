@@ -349,5 +349,5 @@ def test_service_fault_bodies_match_the_admin_api() -> None:
             "seed": 3,
         }
         latency = Latency(client, delay_ms=300, jitter_ms=50, max_duration=30)
-        assert dict(latency.params) == {"routes": ["*"], "delay_ms": 300, "jitter_ms": 50}
+        assert dict(latency.params) == {"routes": "*", "delay_ms": 300, "jitter_ms": 50}
         assert "for at most 30s" in latency.describe()
