@@ -135,6 +135,26 @@ class JsonHttp:
         self.close()
 
 
+class HttpClientBase:
+    """What every client owning one `JsonHttp` shares: `close()` and use with `with`."""
+
+    _http: JsonHttp
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
 def snippet(text: str) -> str:
     text = text.strip()
     return text if len(text) <= _BODY_CHARS else text[:_BODY_CHARS] + "…"

@@ -11,11 +11,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from types import TracebackType
-from typing import Literal, Self
+from typing import Literal
 
 from alertdrill.clients._http import (
     ApiError,
+    HttpClientBase,
     JsonHttp,
     as_list,
     as_object,
@@ -107,7 +107,7 @@ class PostableAlert:
         return body
 
 
-class AlertmanagerClient:
+class AlertmanagerClient(HttpClientBase):
     """One Alertmanager's API v2; close it (or use ``with``)."""
 
     def __init__(self, url: str, *, timeout: float = 5.0) -> None:
@@ -187,20 +187,6 @@ class AlertmanagerClient:
             return self._http.request("GET", "/-/ready", expect=None).status_code == 200
         except StackError:
             return False
-
-    def close(self) -> None:
-        self._http.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         return f"<AlertmanagerClient {self.url}>"

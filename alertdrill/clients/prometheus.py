@@ -13,8 +13,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from types import TracebackType
-from typing import Literal, Self, cast
+from typing import Literal, cast
 
 import requests
 from prometheus_api_client.exceptions import PrometheusApiClientException
@@ -23,6 +22,7 @@ from urllib3.util.retry import Retry
 
 from alertdrill.clients._http import (
     ApiError,
+    HttpClientBase,
     JsonHttp,
     as_list,
     as_object,
@@ -82,7 +82,7 @@ class Rule:
     alerts: tuple[ActiveAlert, ...]
 
 
-class PrometheusClient:
+class PrometheusClient(HttpClientBase):
     """Queries, alerts, rules and targets of one Prometheus; close it (or use ``with``)."""
 
     def __init__(self, url: str, *, timeout: float = 5.0) -> None:
@@ -186,17 +186,6 @@ class PrometheusClient:
             self._connect.close()
         finally:
             self._http.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         return f"<PrometheusClient {self.url}>"

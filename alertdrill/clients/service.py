@@ -12,13 +12,13 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from types import TracebackType
-from typing import Literal, Self
+from typing import Literal
 
 import httpx
 
 from alertdrill.clients._http import (
     ApiError,
+    HttpClientBase,
     JsonHttp,
     as_list,
     as_object,
@@ -147,7 +147,7 @@ class ServiceFaultRecord:
     expires_at: datetime | None
 
 
-class ServiceClient:
+class ServiceClient(HttpClientBase):
     """One service instance; close it (or use ``with``)."""
 
     def __init__(
@@ -317,20 +317,6 @@ class ServiceClient:
         return _bearer(self._faults_token)
 
     # -- lifecycle ---------------------------------------------------------------
-
-    def close(self) -> None:
-        self._http.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         return f"<ServiceClient {self.url}>"
