@@ -4,35 +4,14 @@ from __future__ import annotations
 
 import argparse
 import logging
-import signal
 import sys
-import threading
 import time
 from collections.abc import Sequence
-from pathlib import Path
-from types import FrameType
 
-from alertdrill.errors import AlertdrillError, ExpectationFailed
+from alertdrill.errors import AlertdrillError
+from alertdrill.signals import wait_for_signal
 from alertdrill.stack.local import LocalStack
 from alertdrill.stack.render import profile_named
-
-
-def _wait_for_signal() -> int:
-    """Block until SIGINT/SIGTERM; returns the signal number."""
-    received = threading.Event()
-    which: list[int] = []
-
-    def handler(signum: int, _frame: FrameType | None) -> None:
-        which.append(signum)
-        received.set()
-
-    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        received.wait()
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
-    return which[0]
 
 
 def cmd_up(args: argparse.Namespace) -> int:
@@ -83,7 +62,7 @@ def cmd_up(args: argparse.Namespace) -> int:
         if args.once:
             return 0
         print("\nCtrl-C stops everything and removes its temp dirs.", flush=True)
-        _wait_for_signal()
+        wait_for_signal()
         print("\nstopping ...", flush=True)
         return 0
     finally:
@@ -91,37 +70,10 @@ def cmd_up(args: argparse.Namespace) -> int:
 
 
 def cmd_drill(args: argparse.Namespace) -> int:
-    from alertdrill.drills import incident_response
-    from alertdrill.session import DrillSession
+    """issue 8: game-day drill files (chaos/drills/*.yaml): validate, run, journal, report."""
+    from alertdrill.drills.command import run_drill_command
 
-    print("starting the local stack ...", flush=True)
-    began = time.monotonic()
-    stack = LocalStack(profile=profile_named(args.profile))
-    try:
-        stack.start()
-    except AlertdrillError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-    print(f"stack ready in {time.monotonic() - began:.1f}s (every target scraped)\n", flush=True)
-    session = DrillSession(stack)
-    outcome = "failed"
-    try:
-        session.begin("incident-response")
-        try:
-            incident_response.run(session, progress=lambda line: print(line, flush=True))
-            outcome = "passed"
-        except ExpectationFailed as error:
-            print(f"\n{error}", file=sys.stderr)
-        print()
-        print(session.expect.timeline.render_text(session.floors))
-        report = session.write_report(
-            Path(args.report_dir) / "incident-response.json", outcome=outcome
-        )
-        print(f"\nverdict: {outcome.upper()}   report: {report}")
-        return 0 if outcome == "passed" else 1
-    finally:
-        session.close()
-        stack.stop()
+    return run_drill_command(args)
 
 
 def cmd_load(args: argparse.Namespace) -> int:
@@ -144,9 +96,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="timing profile the configs are rendered for (default: fast)",
     )
     up.set_defaults(func=cmd_up)
-    drill = sub.add_parser("drill", help="run the incident-response drill on the local stack")
-    drill.add_argument("--profile", choices=("fast", "prod"), default="fast")
-    drill.add_argument("--report-dir", default="reports", help="where the JSON report goes")
+    from alertdrill.drills.command import add_drill_arguments
+
+    drill = sub.add_parser(
+        "drill",
+        help="run game-day drill files (default: the incident-response drill) with live "
+        "progress, a JSON journal and an HTML report",
+        description="Validate drill files (chaos/drills/*.yaml), then run them on one stack.",
+    )
+    add_drill_arguments(drill)
     drill.set_defaults(func=cmd_drill)
     from alertdrill.load.cli import add_load_arguments
 
@@ -162,6 +120,18 @@ def build_parser() -> argparse.ArgumentParser:
     from alertdrill.verify.command import add_parser as add_verify_parser
 
     add_verify_parser(sub)
+    # issue 7: `alertdrill images build|list` (container backend images): alertdrill.images.
+    from alertdrill.images.command import add_parser as add_images_parser
+
+    add_images_parser(sub)
+    # issue 8: `alertdrill report JSON [--html OUT]` (report JSON to HTML): alertdrill.report.
+    from alertdrill.report.command import add_parser as add_report_parser
+
+    add_report_parser(sub)
+    # `alertdrill receivers --http-port P --smtp-port Q`: a standalone sink for staging.
+    from alertdrill.receivers.command import add_parser as add_receivers_parser
+
+    add_receivers_parser(sub)
     return parser
 
 

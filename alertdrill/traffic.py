@@ -21,10 +21,11 @@ import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from types import MappingProxyType, TracebackType
-from typing import Self
+from types import MappingProxyType
 
 import httpx
+
+from alertdrill.lifecycle import StartStopContext
 
 __all__ = ["DEFAULT_PATHS", "RequestFactory", "TrafficDriver", "TrafficRequest", "TrafficStats"]
 
@@ -74,7 +75,7 @@ class TrafficStats:
         return self.sent / self.elapsed if self.elapsed > 0 else 0.0
 
 
-class TrafficDriver:
+class TrafficDriver(StartStopContext):
     """Requests to ``base_url`` at ``rate_per_second`` for at most ``max_duration`` seconds."""
 
     def __init__(
@@ -226,20 +227,6 @@ class TrafficDriver:
             return
         with self._lock:
             self._by_status[response.status_code] += 1
-
-    # -- context manager -------------------------------------------------------
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def __repr__(self) -> str:
         return (

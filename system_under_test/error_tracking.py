@@ -24,9 +24,12 @@ SENSITIVE_KEY = re.compile(
     r"pass(word|wd)?|secret|token|authorization|cookie|session|api[-_]?key|credential|dsn",
     re.IGNORECASE,
 )
-# Bearer tokens and password=... pairs inside free text (messages, exception values).
+# Bearer tokens and password=... / credentials='...' pairs inside free text (messages,
+# exception values, reprs of objects such as FastAPI's HTTPAuthorizationCredentials).
 SENSITIVE_TEXT = re.compile(
-    r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]+|((?:password|token|secret)\s*[=:]\s*)\S+"
+    r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]+"
+    r"|((?:password|passwd|token|secret|credentials|api[-_]?key)['\"]?\s*[=:]\s*['\"]?)"
+    r"[^\s'\",)]+"
 )
 
 
@@ -76,6 +79,10 @@ class ErrorTracker:
                 default_integrations=False,
                 auto_enabling_integrations=False,
                 max_breadcrumbs=50,
+                # Frame locals hold what the handler held: the caller's bearer token (FastAPI's
+                # dependency cache), passwords being hashed, connection strings. Key and text
+                # scrubbing cannot know every shape, so locals never leave the process.
+                include_local_variables=False,
                 transport=transport,
                 shutdown_timeout=2,
             )

@@ -11,12 +11,11 @@ from __future__ import annotations
 import json
 from collections.abc import Collection, Mapping
 from datetime import datetime
-from types import TracebackType
-from typing import Self
 
 import httpx
 
 from alertdrill.errors import StackError
+from alertdrill.lifecycle import CloseContext
 from alertdrill.receivers.records import FrozenMap
 
 __all__ = [
@@ -54,7 +53,7 @@ def _rebuild_api_error(
     return ApiError(message, component=component, status_code=status_code, hint=hint)
 
 
-class JsonHttp:
+class JsonHttp(CloseContext):
     """One ``httpx.Client`` for one component: base URL, a timeout on every call, errors mapped."""
 
     def __init__(self, base_url: str, *, component: str, timeout: float) -> None:
@@ -123,36 +122,14 @@ class JsonHttp:
     def close(self) -> None:
         self._client.close()
 
-    def __enter__(self) -> Self:
-        return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
-
-class HttpClientBase:
+class HttpClientBase(CloseContext):
     """What every client owning one `JsonHttp` shares: `close()` and use with `with`."""
 
     _http: JsonHttp
 
     def close(self) -> None:
         self._http.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 def snippet(text: str) -> str:

@@ -26,6 +26,7 @@ from alertdrill.expect.protocols import (
     ReceiversLike,
     ServiceLike,
 )
+from alertdrill.receivers.records import Notification
 from alertdrill.report.timeline import (
     EXPECTATION,
     Detail,
@@ -73,6 +74,9 @@ class Context:
     fault_events: Callable[[], Iterable[FaultEventLike]] | None = None
     # Incidents created before this instant belong to earlier drills on the same stack.
     incidents_since: datetime | None = None
+    # Notifications about someone else's alerts on a shared stack (alertdrill.session_scope):
+    # not counted by no_notification() without an alert name.
+    foreign: Callable[[Notification], bool] | None = None
 
     def sync_faults(self) -> None:
         if self.fault_events is not None:

@@ -20,7 +20,7 @@ the last observation, the elapsed time and the timeline so far.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 
 from alertdrill.expect.alertmanager import AlertmanagerExpectation
@@ -56,6 +56,8 @@ class Expect:
     ``fault_journal``: the faults' ``FaultJournal``; its inject/revert lines are
     copied onto the timeline before every wait, which is what ``within="floor"``
     counts from.
+    ``foreign``: notifications that are no drill's business (someone else's alerts on a
+    shared stack): ``no_notification()`` without an alert name does not count them.
     """
 
     def __init__(
@@ -73,6 +75,7 @@ class Expect:
         http_get: HttpGet = httpx_get,
         fault_journal: FaultJournalLike | None = None,
         incidents_since: datetime | None = None,
+        foreign: Callable[[Notification], bool] | None = None,
     ) -> None:
         if slack < 0:
             raise ValueError(f"slack must be non-negative, got {slack}")
@@ -89,6 +92,7 @@ class Expect:
             http_get=http_get,
             fault_events=None if fault_journal is None else fault_journal.events,
             incidents_since=incidents_since,
+            foreign=foreign,
         )
 
     @property

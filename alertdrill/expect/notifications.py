@@ -120,6 +120,10 @@ def expect_no_notification(ctx: Context, *, during: Within, alert: str | None = 
     trivially when nothing could have notified (a broken route, stopped
     Alertmanager): always pair it with a positive control that proves the same
     path does deliver, as the architecture's habits ask.
+
+    Without ``alert``, a notification ``ctx.foreign`` calls someone else's (an
+    alert active on a shared stack before the session started) is not counted;
+    with ``alert``, every notification of that alert is.
     """
     window: Budget = ctx.window(during, alert=alert)
     start = time.monotonic()  # the receivers' clock (Notification.arrived_at)
@@ -131,7 +135,11 @@ def expect_no_notification(ctx: Context, *, during: Within, alert: str | None = 
             for n in ctx.receivers.notifications()
             # Only the window: the final check at the deadline must not count a later arrival.
             if start <= n.arrived_at <= start + window.seconds
-            and (alert is None or n.alertname == alert or alert in n.alertnames)
+            and (
+                n.alertname == alert or alert in n.alertnames
+                if alert is not None
+                else ctx.foreign is None or not ctx.foreign(n)
+            )
         )
         return got or None
 

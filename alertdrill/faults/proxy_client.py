@@ -10,10 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from types import MappingProxyType, TracebackType
-from typing import Self
+from types import MappingProxyType
 
-from alertdrill.clients._http import ApiError, JsonHttp, as_list, as_object, as_text
+from alertdrill.clients._http import ApiError, HttpClientBase, JsonHttp, as_list, as_object, as_text
 
 __all__ = ["ProxyHandle", "ProxyInfo", "ToxicInfo", "ToxiproxyClient"]
 
@@ -76,7 +75,7 @@ def _proxy(value: object) -> ProxyInfo:
     )
 
 
-class ToxiproxyClient:
+class ToxiproxyClient(HttpClientBase):
     """One Toxiproxy API (``http://127.0.0.1:8474``); close it (or use ``with``)."""
 
     def __init__(self, url: str, *, timeout: float = 5.0) -> None:
@@ -150,20 +149,6 @@ class ToxiproxyClient:
 
     def handle(self, name: str) -> ProxyHandle:
         return ProxyHandle(self, name)
-
-    def close(self) -> None:
-        self._http.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,11 @@ Endpoints, JSON shapes and status codes follow Toxiproxy 2.x, so its clients wor
 browser user agent are refused, so a web page cannot drive the API of a local proxy.
 
 Listeners bind loopback addresses only (the harness sends traffic to 127.0.0.1 and nowhere
-else). Runs until SIGTERM/SIGINT or, with ``--parent-pid``, until that process is gone, so a
+else), except with ``--listen-any``, which only the container backend passes: inside a
+container loopback is the container's own, and the run's private bridge network is what
+isolates the proxy (its API is published on the host's 127.0.0.1 only).
+
+Runs until SIGTERM/SIGINT or, with ``--parent-pid``, until that process is gone, so a
 harness killed outright does not leave a proxy in front of its databases.
 """
 
@@ -86,8 +90,10 @@ def proxy_json(proxy: Proxy) -> dict[str, object]:
 class ProxyTable:
     """Every proxy by name, and the operations the API offers on them."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, loopback_only: bool = True) -> None:
         self.proxies: dict[str, Proxy] = {}
+        # False only inside a container (--listen-any), where loopback is the container's own.
+        self.loopback_only = loopback_only
 
     def get(self, name: str) -> Proxy:
         proxy = self.proxies.get(name)
@@ -100,7 +106,7 @@ class ProxyTable:
             raise ToxicError("proxy already exists", 409)
         proxy = Proxy(
             name,
-            listen=parse_address(listen, loopback=True),
+            listen=parse_address(listen, loopback=self.loopback_only),
             upstream=parse_address(upstream),
         )
         if enabled:
@@ -116,7 +122,7 @@ class ProxyTable:
             raise ToxicError("bad request body: enabled must be true or false")
         if (listen, upstream) != (proxy.listen, proxy.upstream):
             # As in Toxiproxy: a new address restarts the proxy and drops its connections.
-            new_listen = parse_address(listen, loopback=True)
+            new_listen = parse_address(listen, loopback=self.loopback_only)
             new_upstream = parse_address(upstream)
             proxy.disable()
             proxy.listen_host, proxy.listen_port = new_listen
@@ -332,14 +338,15 @@ async def serve(
     *,
     stop: asyncio.Event,
     ready: asyncio.Future[tuple[int, ProxyTable]] | None = None,
+    loopback_only: bool = True,
 ) -> None:
     """Create the proxies, serve the API on ``api`` until ``stop`` is set, then close all."""
-    table = ProxyTable()
+    table = ProxyTable(loopback_only=loopback_only)
     server: asyncio.Server | None = None
     try:
         for spec in specs:
             await table.create(spec.name, spec.listen, spec.upstream, enabled=True)
-        host, port = parse_address(api, loopback=True)
+        host, port = parse_address(api, loopback=loopback_only)
         server = await asyncio.start_server(
             ToxiproxyApi(table).handle, host, port, reuse_address=True, limit=_MAX_HEAD
         )
@@ -377,7 +384,9 @@ async def _main(args: argparse.Namespace) -> None:
     watcher = (
         None if args.parent_pid is None else loop.create_task(_watch_parent(args.parent_pid, stop))
     )
-    serving = loop.create_task(serve(args.api, args.proxy, stop=stop, ready=ready))
+    serving = loop.create_task(
+        serve(args.api, args.proxy, stop=stop, ready=ready, loopback_only=not args.listen_any)
+    )
     try:
         api_port, table = await ready
     except BaseException:
@@ -397,6 +406,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--api", default="127.0.0.1:8474", help="host:port of the HTTP API")
     parser.add_argument("--proxy", type=ProxySpec.parse, action="append", default=[])
     parser.add_argument("--parent-pid", type=int, default=None, help="exit when it is gone")
+    parser.add_argument(
+        "--listen-any",
+        action="store_true",
+        help="allow listeners off loopback: only for a container on a private network, whose "
+        "loopback the service in another container cannot reach (the host harness never "
+        "passes it: there the proxy must answer on 127.0.0.1 only)",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.INFO, stream=sys.stdout, format="%(asctime)s %(levelname)s %(message)s"

@@ -9,6 +9,14 @@ integration shows up instead of vanishing):
     POST /api/<project>/envelope/       Sentry envelope          → 200 {"id": ...}
     POST /api/<project>/store/          Sentry legacy store      → 200 {"id": ...}
     GET  /-/ready                       readiness probe, not recorded
+    GET  /-/records?after=<seq>         read API: held records as JSON, not recorded
+
+The read API lets a drill on another process or host read what this sink captured (an
+external stack's ``--receivers-url``; ``alertdrill.receivers.remote``). It is read-only:
+``{"last_seq": n, "monotonic": <sink's clock>, "records": [{"seq": n, "type": ...,
+"record": {...}}, ...]}`` (``alertdrill.receivers.codec``), every held record whose
+sequence number is above ``after``. No credentials are kept in records; like the
+receiving routes it is unauthenticated, so bind the sink where only the drill reaches it.
 
 A body the real service would reject gets the real service's error status
 (Slack 400 "invalid_payload", PagerDuty 400 "invalid event") and an UnexpectedRequest.
@@ -21,15 +29,17 @@ import json
 import logging
 import re
 import threading
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TypeVar, cast
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
 from alertdrill.errors import StackError
+from alertdrill.receivers.codec import encode_record
 from alertdrill.receivers.parsers import parse_pagerduty, parse_slack, parse_webhook
 from alertdrill.receivers.records import (
     Arrival,
@@ -100,11 +110,17 @@ class HttpSink:
         on_record: Callable[[Record], None],
         *,
         on_replace: Callable[[Record, Record], None] | None = None,
+        read_records: Callable[[int], tuple[int, tuple[tuple[int, Record], ...]]] | None = None,
         host: str = LOCALHOST,
+        port: int | None = None,
         forward_timeout: float = 10.0,
     ) -> None:
         self._on_record = on_record
+        # None: a free port of the kernel's choosing; a number: exactly that one (a sink
+        # others are configured to reach, `alertdrill receivers`), or a StackError.
+        self._fixed_port = port
         self._on_replace = on_replace
+        self._read_records = read_records
         self._host = host
         self._forward_timeout = forward_timeout
         self._lock = threading.Lock()
@@ -131,7 +147,16 @@ class HttpSink:
         if self._server is not None:
             raise StackError("HTTP sink already running", component="receivers")
         server: _Server | None = None
-        for attempt in range(_BIND_ATTEMPTS):
+        if self._fixed_port is not None:
+            try:
+                server = _Server((self._host, self._fixed_port), self)
+            except OSError as error:
+                raise StackError(
+                    f"HTTP sink cannot bind {self._host}:{self._fixed_port}: {error}",
+                    component="receivers",
+                    hint="is something else listening there? pick another --http-port",
+                ) from error
+        for attempt in range(0 if server is not None else _BIND_ATTEMPTS):
             port = free_port(self._host)
             try:
                 server = _Server((self._host, port), self)
@@ -166,7 +191,7 @@ class HttpSink:
             thread.join(timeout=10.0)
         if client is not None:
             client.close()
-        if port is not None:
+        if port is not None and self._fixed_port is None:  # only what free_port handed out
             release_port(port)
 
     # -- configuration -------------------------------------------------------
@@ -211,6 +236,8 @@ class HttpSink:
         path = split.path
         if method == "GET" and path == "/-/ready":
             return _Reply(200, b"ok")
+        if method == "GET" and path == "/-/records" and self._read_records is not None:
+            return self._records_reply(split.query)
         try:
             failure = self._take_failure(path)
             if failure is not None:
@@ -225,6 +252,24 @@ class HttpSink:
             log.exception("receiver sink failed on %s %s", method, target)
             crash = _Rejected(_Reply(500, b"sink error"), f"sink error: {error!r}")
             return self._unexpected(method, target, headers, body, crash, at)
+
+    def _records_reply(self, query: str) -> _Reply:
+        assert self._read_records is not None
+        after_text = parse_qs(query).get("after", ["0"])[-1]
+        try:
+            after = int(after_text)
+        except ValueError:
+            return _json_reply(400, {"error": f"after={after_text!r} is not an integer"})
+        last_seq, held = self._read_records(after)
+        return _json_reply(
+            200,
+            {
+                "last_seq": last_seq,
+                # The sink's monotonic clock, so a reader can map arrival times onto its own.
+                "monotonic": time.monotonic(),
+                "records": [{"seq": seq, **encode_record(record)} for seq, record in held],
+            },
+        )
 
     def _unexpected(
         self,

@@ -5,22 +5,13 @@ from __future__ import annotations
 import secrets
 import threading
 from collections.abc import Callable
-from types import TracebackType
 from typing import Self, TypeVar
 
 from alertdrill.errors import ExpectationFailed
+from alertdrill.lifecycle import StartStopContext
+from alertdrill.receivers.capture import RecordViews, with_received
 from alertdrill.receivers.http_sink import HttpSink
-from alertdrill.receivers.records import (
-    Email,
-    InjectedFailure,
-    Notification,
-    PagerDutyEvent,
-    Record,
-    SentryEvent,
-    SlackMessage,
-    UnexpectedRequest,
-    WebhookDelivery,
-)
+from alertdrill.receivers.records import Record
 from alertdrill.receivers.smtp_sink import SmtpSink
 from alertdrill.stack.ports import LOCALHOST
 from alertdrill.timing import Deadline, eventually, parse_duration
@@ -28,19 +19,20 @@ from alertdrill.timing import Deadline, eventually, parse_duration
 __all__ = ["Receivers"]
 
 T = TypeVar("T")
-R = TypeVar("R")
 
 # eventually() sleeps this long between checks; our check itself blocks until
 # a record arrives, so this only re-arms the wait and must stay tiny.
 _REARM = 0.001
 
 
-class Receivers:
+class Receivers(RecordViews, StartStopContext):
     """The HTTP sink (Slack, PagerDuty, webhooks, Sentry) and the SMTP sink, started together.
 
     Records are kept in arrival order until ``clear()``. Use as a context
     manager, or ``start()``/``stop()``; ``stop()`` joins every thread, closes
     every socket and releases both ports, and a stopped hub can start again.
+    ``http_port``/``smtp_port``: fixed ports (a sink others are configured to reach,
+    ``alertdrill receivers``); None picks free ones.
     """
 
     def __init__(
@@ -49,17 +41,30 @@ class Receivers:
         smtp_username: str | None = "alertmanager",
         smtp_password: str | None = None,
         host: str = LOCALHOST,
+        http_port: int | None = None,
+        smtp_port: int | None = None,
         forward_timeout: float = 10.0,
     ) -> None:
         if smtp_username is not None and smtp_password is None:
             smtp_password = secrets.token_urlsafe(18)  # per run; read it from .smtp_password
         self._changed = threading.Condition()
         self._records: list[Record] = []
+        # Sequence number of each record (parallel to _records): never reused, not reset by
+        # clear(), kept by a replacement, so a remote reader's cursor stays meaningful.
+        self._seqs: list[int] = []
+        self._last_seq = 0
         self._version = 0
         self._http = HttpSink(
-            self._add, on_replace=self._replace, host=host, forward_timeout=forward_timeout
+            self._add,
+            on_replace=self._replace,
+            read_records=self.snapshot,
+            host=host,
+            port=http_port,
+            forward_timeout=forward_timeout,
         )
-        self._smtp = SmtpSink(self._add, username=smtp_username, password=smtp_password, host=host)
+        self._smtp = SmtpSink(
+            self._add, username=smtp_username, password=smtp_password, host=host, port=smtp_port
+        )
         self._smtp_username = smtp_username
         self._smtp_password = smtp_password
         self._running = False
@@ -89,17 +94,6 @@ class Receivers:
     @property
     def running(self) -> bool:
         return self._running
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     # -- where integrations send -----------------------------------------------
 
@@ -158,7 +152,9 @@ class Receivers:
 
     def _add(self, record: Record) -> None:
         with self._changed:
+            self._last_seq += 1
             self._records.append(record)
+            self._seqs.append(self._last_seq)
             self._version += 1
             self._changed.notify_all()
 
@@ -178,6 +174,7 @@ class Receivers:
         self._http.clear_failures()
         with self._changed:
             self._records.clear()
+            self._seqs.clear()
             self._version += 1
             self._changed.notify_all()
 
@@ -186,55 +183,14 @@ class Receivers:
         with self._changed:
             return tuple(self._records)
 
-    def _select(self, kind: type[R]) -> tuple[R, ...]:
-        return tuple(r for r in self.records() if isinstance(r, kind))
-
-    def notifications(self) -> tuple[Notification, ...]:
-        """Every alert notification (Slack, PagerDuty, webhook, email), by arrival time."""
-        views = [
-            view
-            for record in self.records()
-            if isinstance(record, SlackMessage | PagerDutyEvent | WebhookDelivery | Email)
-            for view in record.notifications()
-        ]
-        return tuple(sorted(views, key=lambda n: n.arrived_at))
-
-    def slack(self) -> tuple[SlackMessage, ...]:
-        return self._select(SlackMessage)
-
-    def pagerduty(self) -> tuple[PagerDutyEvent, ...]:
-        return self._select(PagerDutyEvent)
-
-    def webhooks(self) -> tuple[WebhookDelivery, ...]:
-        return self._select(WebhookDelivery)
-
-    def emails(self) -> tuple[Email, ...]:
-        return self._select(Email)
-
-    def sentry_events(self) -> tuple[SentryEvent, ...]:
-        return self._select(SentryEvent)
-
-    def unexpected(self) -> tuple[UnexpectedRequest, ...]:
-        return self._select(UnexpectedRequest)
-
-    def injected_failures(self) -> tuple[InjectedFailure, ...]:
-        return self._select(InjectedFailure)
-
-    def summary(self) -> str:
-        """One line per notification and unexpected request, for failure messages."""
-        lines = [
-            f"{n.arrived_at:.3f} {n.receiver} {n.alertname} {n.status}"
-            for n in self.notifications()
-        ]
-        lines += [
-            f"{u.arrived_at:.3f} UNEXPECTED {u.protocol} {u.method} {u.path} → {u.status}: "
-            f"{u.reason}"
-            for u in self.unexpected()
-        ]
-        sentry = len(self.sentry_events())
-        if sentry:
-            lines.append(f"{sentry} sentry event(s)")
-        return "\n".join(lines) if lines else "nothing received"
+    def snapshot(self, after: int = 0) -> tuple[int, tuple[tuple[int, Record], ...]]:
+        """(last sequence number issued, every held (seq, record) with seq > ``after``):
+        what the sink's read API (``GET /-/records``) serves to a remote reader."""
+        with self._changed:
+            held = tuple(
+                (n, r) for n, r in zip(self._seqs, self._records, strict=True) if n > after
+            )
+            return self._last_seq, held
 
     # -- waiting ---------------------------------------------------------------
 
@@ -265,9 +221,4 @@ class Receivers:
         try:
             return eventually(check, within=budget, every=_REARM, what=what)
         except ExpectationFailed as error:
-            raise ExpectationFailed(
-                error.message,
-                last_observation=f"{error.last_observation!r}; received:\n{self.summary()}",
-                elapsed=error.elapsed,
-                timeline=error.timeline,
-            ) from error
+            raise with_received(error, self.summary()) from error

@@ -109,6 +109,7 @@ class SmtpSink:
         username: str | None,
         password: str | None,
         host: str = LOCALHOST,
+        port: int | None = None,
         ready_timeout: float = 10.0,
     ) -> None:
         if (username is None) != (password is None):
@@ -116,6 +117,8 @@ class SmtpSink:
         self.on_record = on_record
         self.credentials = (username, password) if username is not None else None
         self._host = host
+        # None: a free port; a number: exactly that one or a StackError (no retry elsewhere).
+        self._fixed_port = port
         self._ready_timeout = ready_timeout
         self._controller: Controller | None = None
         self._port: int | None = None
@@ -133,8 +136,9 @@ class SmtpSink:
     def start(self) -> None:
         if self._controller is not None:
             raise StackError("SMTP sink already running", component="receivers")
-        for attempt in range(_BIND_ATTEMPTS):
-            port = free_port(self._host)
+        attempts = 1 if self._fixed_port is not None else _BIND_ATTEMPTS
+        for attempt in range(attempts):
+            port = self._fixed_port if self._fixed_port is not None else free_port(self._host)
             controller = _Controller(
                 _Handler(self),
                 hostname=self._host,
@@ -148,8 +152,9 @@ class SmtpSink:
                 controller.start()
             except Exception as error:  # bind race, or the loop did not come up in time
                 _discard(controller)
-                release_port(port)
-                if attempt == _BIND_ATTEMPTS - 1:
+                if self._fixed_port is None:
+                    release_port(port)
+                if attempt == attempts - 1:
                     raise StackError(
                         f"SMTP sink did not start on {self._host}:{port}: {error}",
                         component="receivers",
@@ -166,7 +171,7 @@ class SmtpSink:
         self._port = None
         if controller is not None:
             controller.stop()
-        if port is not None:
+        if port is not None and self._fixed_port is None:  # only what free_port handed out
             release_port(port)
 
     def _authenticate(

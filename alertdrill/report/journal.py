@@ -35,7 +35,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -43,6 +42,7 @@ from pathlib import Path
 from typing import Final, Literal, cast
 
 from alertdrill.errors import ConfigError
+from alertdrill.report.atomic import write_text_atomic
 from alertdrill.report.timeline import (
     Detail,
     Details,
@@ -118,17 +118,7 @@ def write_report(
     }
     # allow_nan=False: NaN/Infinity are not JSON, and a report other tools cannot read is useless.
     text = json.dumps(document, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return target
+    return write_text_atomic(Path(path), text)
 
 
 def read_report(path: str | os.PathLike[str]) -> Report:
@@ -197,8 +187,11 @@ def _number(value: object, what: str, where: str) -> float:
 
 
 def _detail(value: object, what: str, where: str) -> Detail:
-    if isinstance(value, bool) or not isinstance(value, str | int | float):
-        raise ConfigError(f"{what}: expected a string or number, got {value!r}", path=where)
+    # bool is an int to the type checker, so scenarios mark flags (told=True): keep them.
+    if not isinstance(value, str | int | float):
+        raise ConfigError(
+            f"{what}: expected a string, number or boolean, got {value!r}", path=where
+        )
     return value
 
 

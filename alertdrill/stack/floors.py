@@ -6,7 +6,7 @@ notification arrives when every component runs exactly on time, whatever the pha
 scrape and evaluation loops. A drill waits for ``deadline()`` = floor + slack for scheduling
 noise; a benchmark compares measured latencies with the floor.
 
-    total = scrape + scrape_timeout + evaluation + recording_lag + for + send + group
+    total = signal + scrape + scrape_timeout + evaluation + recording_lag + for + send + group
 
     scrape          scrape interval of the slowest job feeding the rule: the fault shows up
                     at that job's next scrape. Jobs come from ``job=`` matchers, else from
@@ -33,12 +33,38 @@ noise; a benchmark compares measured latencies with the floor.
                     alert fired again right after a resolve, as consecutive drills do) waits
                     for that group's next group_interval tick.
 
-Not included, because no configuration says how long they take: the fault reaching a metric
-(errors need requests to fail, a slow request is observed when it completes), an expression
-needing more than one scrape to cross its threshold (a marginal fault may need a good part
-of its range window), and network/processing time (milliseconds on 127.0.0.1).
+Not in the configuration, so not in ``compute_floors``: the fault reaching the metric. A slow
+request is observed when it completes; a rate over a window needs part of the window to cross
+its threshold. That time depends on the fault (its delay, its intensity), not on the config,
+so a drill that knows its fault adds it as a ``SignalDelay`` (``DetectionFloor.with_signal``):
 
-    resolve_total = scrape + window + evaluation + recording_lag + send + group_interval
+    signal          seconds from the injection until the metric's source (the counter or
+                    histogram in the process Prometheus scrapes) is past the threshold,
+                    when the fault gets what it asks for; the scrape term then counts from
+                    there. Each constructor is a physical bound from the fault's parameters:
+
+      completion    a slow operation (request, statement) of ``duration`` s is observed when
+                    it completes: ``arrival + duration``, ``arrival`` being the longest wait
+                    for the first operation that starts after the injection (a paced client
+                    at r/s: 1/r; a fault applies to operations that start after it). Only
+                    when one such observation is enough to cross the threshold (the drill
+                    sizes its traffic so; see scenarios/). Resolve: ``duration`` (the last
+                    slow operation, started just before the revert, is observed then).
+      counter_ramp  a counter (CPU seconds) growing at ``rate`` per second from the injection
+                    makes ``rate(counter[W])`` pass ``T`` after ``W * T / rate`` at most: the
+                    window holds ``rate * t`` of it after t s, plus a baseline that is >= 0.
+      event_ramp    discrete events (requests, failed logins) paced at ``rate`` per second:
+                    ``rate(x[W]) > T`` needs ``floor(T * W) + 1`` of them in the window; the
+                    n-th is due ``(n - 1) / rate`` after the injection, and one more interval
+                    covers its response: ``(floor(T * W) + 1) / rate``. Assumes the series
+                    exists before the fault (drills make sure: a series born with the fault
+                    loses its first sample to the rate's start).
+
+Not included at all: network/processing time (milliseconds on 127.0.0.1), and a fault that
+gets less than it asks for (a CPU hog thread on a busy machine), like any other component not
+running on time: that is what a deadline's slack is for.
+
+    resolve_total = signal + scrape + window + evaluation + recording_lag + send + group_interval
 
     window          the longest range the rule reads without an ``offset`` (its own and
                     those of the recording rules it reads): a rate stays high until the bad
@@ -48,6 +74,7 @@ of its range window), and network/processing time (milliseconds on 127.0.0.1).
                     have to leave. 0 for instant conditions (``up == 0``).
     group_interval  a resolved alert is notified at its group's next flush.
     Resolution has no ``for`` and no scrape timeout (the recovered target answers at once).
+    signal          the fault's resolve signal delay (0 unless a drill gives one).
 """
 
 from __future__ import annotations
@@ -55,7 +82,7 @@ from __future__ import annotations
 import glob
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -71,7 +98,13 @@ from alertdrill.stack.render_prometheus import (
     parse_rule_file,
 )
 
-__all__ = ["DEFAULT_SLACK", "DetectionFloor", "compute_floors", "floors_from_files"]
+__all__ = [
+    "DEFAULT_SLACK",
+    "DetectionFloor",
+    "SignalDelay",
+    "compute_floors",
+    "floors_from_files",
+]
 
 #: Seconds added to a floor for a deadline. A budget, not a measurement: on 2 cores the
 #: stack (PostgreSQL, Redis, the service, four exporters, Prometheus, Alertmanager) shares
@@ -80,6 +113,55 @@ DEFAULT_SLACK = 2.0
 # Prometheus' own defaults when the config sets none.
 _DEFAULT_INTERVAL = 60.0
 _DEFAULT_TIMEOUT = 10.0
+
+
+@dataclass(frozen=True)
+class SignalDelay:
+    """The time a fault needs to reach its metric (the ``signal`` term in the module
+    docstring): ``detect`` after the injection, ``resolve`` after the revert, and why."""
+
+    detect: float
+    resolve: float = 0.0
+    why: str = ""
+
+    def __post_init__(self) -> None:
+        for name in ("detect", "resolve"):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value >= 0):
+                raise ValueError(f"signal delay {name} must be >= 0 seconds, got {value!r}")
+
+    @classmethod
+    def completion(cls, duration: float, *, arrival: float = 0.0) -> SignalDelay:
+        """A slow operation of ``duration`` s, the first starting within ``arrival`` s."""
+        return cls(
+            detect=round(arrival + duration, 3),
+            resolve=round(duration, 3),
+            why=f"completion: first slow operation starts within {arrival:g}s, "
+            f"observed {duration:g}s later",
+        )
+
+    @classmethod
+    def counter_ramp(cls, *, window: float, threshold: float, rate: float) -> SignalDelay:
+        """``rate(x[window]) > threshold`` for a counter the fault grows at ``rate``/s."""
+        if not rate > threshold > 0 or window <= 0:
+            raise ValueError(f"a counter at {rate:g}/s never passes {threshold:g}/s")
+        return cls(
+            detect=round(window * threshold / rate, 3),
+            why=f"counter_ramp: {window:g}s window x {threshold:g}/s threshold / {rate:g}/s",
+        )
+
+    @classmethod
+    def event_ramp(cls, *, window: float, threshold: float, rate: float) -> SignalDelay:
+        """``rate(x[window]) > threshold`` for events paced at ``rate``/s from the injection."""
+        if not rate > threshold > 0 or window <= 0:
+            raise ValueError(f"events at {rate:g}/s never pass {threshold:g}/s")
+        # Exactly T x W events is not over T (rate > T): one more. The tolerance keeps a
+        # product that should be a whole number (10/s x 5 s) from rounding down to 49.
+        events = math.floor(threshold * window + 1e-9) + 1
+        return cls(
+            detect=round(events / rate, 3),
+            why=f"event_ramp: {events} events over {threshold:g}/s x {window:g}s at {rate:g}/s",
+        )
 
 
 @dataclass(frozen=True)
@@ -100,6 +182,13 @@ class DetectionFloor:
     window: float
     receivers: tuple[str, ...]
     """The receivers the routing tree delivers the alert to (for the record)."""
+    signal: float = 0.0
+    resolve_signal: float = 0.0
+    """The fault's time to reach the metric (``with_signal``); 0 from the config alone."""
+
+    def with_signal(self, signal: SignalDelay) -> DetectionFloor:
+        """This floor for a fault that needs ``signal`` to reach the metric."""
+        return replace(self, signal=signal.detect, resolve_signal=signal.resolve)
 
     @property
     def group(self) -> float:
@@ -107,6 +196,7 @@ class DetectionFloor:
 
     def parts(self) -> tuple[tuple[str, float], ...]:
         return (
+            ("signal", self.signal),
             ("scrape", self.scrape),
             ("scrape_timeout", self.scrape_timeout),
             ("evaluation", self.evaluation),
@@ -118,6 +208,7 @@ class DetectionFloor:
 
     def resolve_parts(self) -> tuple[tuple[str, float], ...]:
         return (
+            ("signal", self.resolve_signal),
             ("scrape", self.scrape),
             ("window", self.window),
             ("evaluation", self.evaluation),

@@ -13,6 +13,15 @@ connections) talk to PostgreSQL and Redis directly, so a network fault between t
 and its database stays what it is in production: the service suffers, postgres_exporter still
 sees a healthy server (pg_up 1), and DatabaseDown does not fire for a broken path.
 
+blackbox_exporter's probe of the service's /health/live goes through the same proxy (route
+``probe``), Prometheus' scrape of /metrics does not: a broken path from the prober to the
+service (``outage("probe")``) is ServiceDown's second leg while the service itself keeps
+serving, which is how a drill has ServiceDown and the alerts it inhibits active at once.
+
+The service declares resource limits (``SERVICE_LIMITS``), as a container's would be: the
+resource alerts divide by them, and without them a bounded memory or CPU hog could never
+reach 90 % of the machine's RAM or 80 % of all its cores.
+
 Optionally (by default whenever possible: root, loop devices) a small ext4 filesystem is
 mounted for disk-space drills; node_exporter reports it like any other filesystem.
 """
@@ -21,11 +30,9 @@ from __future__ import annotations
 
 import logging
 import shutil
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
-from types import TracebackType
-from typing import Self, TypeVar
+from types import MappingProxyType
 
 from alertdrill.errors import StackError
 from alertdrill.receivers import Receivers
@@ -45,9 +52,9 @@ from alertdrill.stack.components.fault_proxy import FaultProxyComponent, ProxyRo
 from alertdrill.stack.components.postgres import PostgresComponent
 from alertdrill.stack.components.prometheus import PrometheusComponent
 from alertdrill.stack.components.redis import RedisComponent
-from alertdrill.stack.components.server import LocalServer
+from alertdrill.stack.components.server import RUN_DIR_PREFIX, LocalServer
 from alertdrill.stack.components.service import ServiceComponent, ServiceCredentials
-from alertdrill.stack.ports import free_port, release_port
+from alertdrill.stack.owned_dirs import make_owned_dir, sweep
 from alertdrill.stack.render import (
     FAST,
     Profile,
@@ -56,24 +63,56 @@ from alertdrill.stack.render import (
     Sinks,
     render,
 )
+from alertdrill.stack.shared import (
+    OwnedStack,
+    mount_drill_filesystem,
+    require,
+    stop_into,
+)
 
-__all__ = ["MONITORING_DIR", "LocalStack"]
+__all__ = ["MONITORING_DIR", "SERVICE_LIMITS", "LocalStack"]
+
+#: The run dirs a local stack makes (component names, and its rendered config).
+_COMPONENT_DIRS = (
+    "config",
+    "postgres",
+    "redis",
+    "service",
+    "prometheus",
+    "alertmanager",
+    "node-exporter",
+    "postgres-exporter",
+    "redis-exporter",
+    "blackbox-exporter",
+    "fault-proxy",
+)
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 
 MONITORING_DIR = Path(__file__).resolve().parents[2] / "monitoring"
+#: The drill service's limits, reported as ``process_memory_limit_bytes`` and
+#: ``process_cpu_limit_cores`` (HighMemoryUsage: resident > 90 % of it; HighCPUUsage: CPU
+#: rate > 80 % of it). 512 MiB is ~4x what the service keeps resident under drill traffic,
+#: so a memory hog of a few hundred MB crosses 90 % and steady traffic never comes near it.
+#: Half a core: one CPU-hog thread crosses 80 % of it even when a busy 2-core runner gives
+#: that thread only half a core (measured: one thread got 0.5-0.6 of a core, two threads
+#: 0.8, while other stacks ran), and it leaves the second core to the rest of the stack;
+#: drill traffic keeps the service well under 0.4 core.
+SERVICE_LIMITS: Mapping[str, str] = MappingProxyType(
+    {"MEMORY_LIMIT_BYTES": str(512 * 1024 * 1024), "CPU_LIMIT_CORES": "0.5"}
+)
 PAGERDUTY_ROUTING_KEY = "alertdrill-drill-routing-key"
 EMAIL_FROM = "alertmanager@alertdrill.test"
 
 
-class LocalStack:
+class LocalStack(OwnedStack):
     """PostgreSQL, Redis, the fault proxy, the service, four exporters, Alertmanager,
     Prometheus and the receivers, each a throwaway local process (receivers: threads in this
     process), and the drill filesystem.
 
     ``drill_filesystem``: None (default) mounts it when this machine can (see
     ``drill_filesystem_skip_reason`` when it could not), True requires it, False never.
+    ``service_env``: extra environment for the service, over ``SERVICE_LIMITS``.
     """
 
     def __init__(
@@ -85,8 +124,10 @@ class LocalStack:
         credentials: ServiceCredentials | None = None,
         ready_timeout: float = 30.0,
         drill_filesystem: bool | None = None,
+        service_env: Mapping[str, str] | None = None,
     ) -> None:
         self.profile = profile
+        self.service_env = {**SERVICE_LIMITS, **(service_env or {})}
         self.monitoring_dir = monitoring_dir
         self.credentials = credentials or ServiceCredentials()
         self.ready_timeout = ready_timeout
@@ -110,32 +151,20 @@ class LocalStack:
 
     @property
     def service(self) -> ServiceComponent:
-        return _require(self._service, "service")
+        return require(self._service, "service")
 
     @property
     def prometheus(self) -> PrometheusComponent:
-        return _require(self._prometheus, "prometheus")
+        return require(self._prometheus, "prometheus")
 
     @property
     def alertmanager(self) -> AlertmanagerComponent:
-        return _require(self._alertmanager, "alertmanager")
+        return require(self._alertmanager, "alertmanager")
 
     @property
     def fault_proxy(self) -> FaultProxyComponent:
         """The proxy between the service and PostgreSQL (``postgres``) / Redis (``redis``)."""
-        return _require(self._fault_proxy, "fault-proxy")
-
-    @property
-    def drill_filesystem(self) -> DrillFilesystem:
-        """The small ext4 filesystem for disk drills; StackError (with the reason) if absent."""
-        if self._drill_filesystem is None:
-            reason = self.drill_filesystem_skip_reason or "the stack is not started"
-            raise StackError(f"no drill filesystem: {reason}", component="drill-filesystem")
-        return self._drill_filesystem
-
-    @property
-    def rendered(self) -> RenderedConfig:
-        return _require(self._rendered, "rendered config")
+        return require(self._fault_proxy, "fault-proxy")
 
     @property
     def endpoints(self) -> Mapping[str, str]:
@@ -165,20 +194,11 @@ class LocalStack:
         component.start()
         self._started.append(component)
 
-    def start(self) -> None:
-        try:
-            self._start_all()
-        except BaseException:
-            self.stop()
-            raise
-
-    def _reserve(self) -> int:
-        port = free_port()
-        self._reserved.append(port)
-        return port
-
     def _start_all(self) -> None:
         base = self._base_dir
+        # Run dirs of local stacks killed outright (SIGKILL: no stop(), no atexit).
+        for name in _COMPONENT_DIRS:
+            sweep(f"{RUN_DIR_PREFIX}{name}-", base)
         self.receivers.start()
         # Every port is chosen first, so the configs can be rendered and Prometheus launched
         # before anything else: its first scrape comes ~5 s after launch whatever we do, and
@@ -186,15 +206,17 @@ class LocalStack:
         pg_port, redis_port, service_port = self._reserve(), self._reserve(), self._reserve()
         prometheus_port, alertmanager_port = self._reserve(), self._reserve()
         proxy_api, pg_proxy, redis_proxy = self._reserve(), self._reserve(), self._reserve()
+        probe_proxy = self._reserve()
         pg_url = f"postgresql://postgres@127.0.0.1:{pg_port}/postgres"
         redis_url = f"redis://127.0.0.1:{redis_port}/0"
-        service_url = f"http://127.0.0.1:{service_port}"
         self.postgres = PostgresComponent(port=pg_port, base_dir=base)
         self.redis = RedisComponent(port=redis_port, base_dir=base)
         fault_proxy = FaultProxyComponent(
             (
                 ProxyRoute("postgres", pg_proxy, f"127.0.0.1:{pg_port}"),
                 ProxyRoute("redis", redis_proxy, f"127.0.0.1:{redis_port}"),
+                # The prober's path to the service (see the module docstring).
+                ProxyRoute("probe", probe_proxy, f"127.0.0.1:{service_port}"),
             ),
             port=proxy_api,
             base_dir=base,
@@ -206,6 +228,7 @@ class LocalStack:
             redis_url=f"redis://{fault_proxy.address('redis')}/0",
             credentials=self.credentials,
             sentry_dsn=self.receivers.sentry_dsn(),
+            extra_env=self.service_env,
             port=service_port,
             base_dir=base,
         )
@@ -223,7 +246,7 @@ class LocalStack:
             RedisExporterComponent(redis_url, port=redis_exp, base_dir=base),
             BlackboxExporterComponent(port=blackbox, base_dir=base),
         )
-        self._config_dir = Path(tempfile.mkdtemp(prefix="alertdrill-config-", dir=base))
+        self._config_dir = make_owned_dir(f"{RUN_DIR_PREFIX}config-", base)
         self._rendered = render(
             self.monitoring_dir,
             self._config_dir,
@@ -236,7 +259,7 @@ class LocalStack:
                 postgres=f"127.0.0.1:{pg_exp}",
                 redis=f"127.0.0.1:{redis_exp}",
                 blackbox=f"127.0.0.1:{blackbox}",
-                probe_url=f"{service_url}/health/live",
+                probe_url=f"http://{fault_proxy.address('probe')}/health/live",
             ),
             self._sinks(),
         )
@@ -262,20 +285,9 @@ class LocalStack:
         self._prometheus.wait_targets_up(timeout=self.ready_timeout)
 
     def _mount_drill_filesystem(self) -> None:
-        self.drill_filesystem_skip_reason = None
-        if self._want_drill_filesystem is False:
-            self.drill_filesystem_skip_reason = "disabled (drill_filesystem=False)"
-            return
-        drill_fs = DrillFilesystem(base_dir=self._base_dir)
-        try:
-            drill_fs.start()
-        except StackError as error:
-            if self._want_drill_filesystem:
-                raise
-            self.drill_filesystem_skip_reason = error.message
-            log.info("no drill filesystem: %s", error.message)
-            return
-        self._drill_filesystem = drill_fs
+        self._drill_filesystem, self.drill_filesystem_skip_reason = mount_drill_filesystem(
+            self._want_drill_filesystem, self._base_dir, log
+        )
 
     def _sinks(self) -> Sinks:
         r = self.receivers
@@ -304,37 +316,12 @@ class LocalStack:
         self._fault_proxy = None
         drill_fs, self._drill_filesystem = self._drill_filesystem, None
         if drill_fs is not None:
-            try:
-                drill_fs.stop()
-            except Exception as error:  # reported with the rest
-                errors.append(error)
-        try:
-            self.receivers.stop()
-        except Exception as error:  # reported with the rest
-            errors.append(error)
+            stop_into(errors, drill_fs.stop)
+        stop_into(errors, self.receivers.stop)
         if self._config_dir is not None:
             shutil.rmtree(self._config_dir, ignore_errors=True)
             self._config_dir = None
         self._rendered = None
-        while self._reserved:
-            release_port(self._reserved.pop())
+        self._release_ports()
         if errors:
             raise StackError(f"{len(errors)} component(s) failed to stop: {errors}")
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-
-def _require(value: T | None, what: str) -> T:
-    if value is None:
-        raise StackError(f"{what} is not available: the stack is not started", component=what)
-    return value

@@ -51,6 +51,7 @@ __all__ = [
     "RANGE_MIN_SCRAPES",
     "RecordingRule",
     "RenderedRule",
+    "alert_send_timeout_for",
     "feeding_jobs",
     "job_scrape_interval",
     "parse_rule_file",
@@ -123,6 +124,15 @@ def job_scrape_interval(profile: Profile, job: str) -> float:
     return max(profile.scrape_interval, profile.min_scrape_interval.get(job, 0.0))
 
 
+def alert_send_timeout_for(evaluation_interval: float, source_timeout: float) -> float:
+    """How long Prometheus waits on one POST to Alertmanager: the source's (10 s by default),
+    or eight evaluation intervals (at least 2 s) when shorter. A send to an Alertmanager that
+    vanished without a reset (a stopped container's address: packets go nowhere) only fails
+    at this timeout, so at the fast profile 10 s would hide an outage the drills watch for;
+    2 s is still ~1000x what a healthy local send takes."""
+    return min(source_timeout, max(2.0, 8 * evaluation_interval))
+
+
 def scrape_timeout_for(interval: float, source_timeout: float) -> float:
     """The source's timeout, lowered to 80 % of ``interval`` when that is shorter (ms)."""
     return min(source_timeout, round(interval * _TIMEOUT_SHARE * 1000) / 1000)
@@ -150,6 +160,11 @@ def render_prometheus_config(
     alertmanagers = (config.get("alerting") or {}).get("alertmanagers") or [{}]
     for entry in alertmanagers:
         entry["static_configs"] = [{"targets": [endpoints.alertmanager]}]
+        entry["timeout"] = format_duration(
+            alert_send_timeout_for(
+                profile.evaluation_interval, parse_duration(str(entry.get("timeout", "10s")))
+            )
+        )
     config["alerting"] = {**(config.get("alerting") or {}), "alertmanagers": alertmanagers}
     config["rule_files"] = list(rule_files)
 

@@ -1,5 +1,6 @@
-"""`alertdrill drill` (what `make drill` runs): the incident-response drill passes on the
-embedded local stack, prints its timeline, exits 0 and writes the JSON report."""
+"""`alertdrill drill` (what `make drill` runs): the default drill file (the incident-response
+drill) passes on the embedded local stack with live progress, prints its timeline, exits 0
+and writes the JSON journal and the HTML report."""
 
 from __future__ import annotations
 
@@ -29,3 +30,18 @@ def test_drill_command_passes_and_writes_its_report(tmp_path: Path) -> None:
     assert report["outcome"] == "passed"
     kinds = {event["kind"] for event in report["events"]}
     assert {"fault.inject", "alert.firing", "notification", "incident.opened"} <= kinds
+    # issue 8: the drill journal in `extra`, live progress per step, the HTML beside it.
+    extra = report["extra"]
+    assert extra["verdict"] == "passed"
+    assert extra["drill"]["file"] == "chaos/drills/incident-response.yaml"
+    phases = {step["phase"] for step in extra["steps"]}
+    assert phases == {
+        "steady-state-before",
+        "method",
+        "expectation",
+        "rollback",
+        "steady-state-after",
+    }
+    assert all(step["passed"] for step in extra["steps"]), extra["steps"]
+    assert "  ✓ HighErrorRate firing" in result.stdout
+    assert (tmp_path / "incident-response.html").is_file()

@@ -194,7 +194,10 @@ def test_proxy_process_exits_when_the_harness_dies(tmp_path: Path) -> None:
         "import sys\n"
         "from alertdrill.stack.components.fault_proxy import FaultProxyComponent, ProxyRoute\n"
         "from alertdrill.stack.ports import free_port\n"
-        "proxy = FaultProxyComponent([ProxyRoute('x', free_port(), '127.0.0.1:9')])\n"
+        # Its run dir under the test's tmp_path: the harness dies before it could remove it.
+        "from pathlib import Path\n"
+        "proxy = FaultProxyComponent([ProxyRoute('x', free_port(), '127.0.0.1:9')],"
+        " base_dir=Path.cwd())\n"
         "proxy.start()\n"
         "print(proxy.pid, flush=True)\n"
         "sys.stdin.read()\n"

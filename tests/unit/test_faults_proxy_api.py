@@ -148,3 +148,27 @@ def test_populate_creates_keeps_and_replaces(proxy: RunningProxy) -> None:
 def test_browser_user_agents_are_refused(proxy: RunningProxy) -> None:
     response = proxy.http.post("/reset", headers={"User-Agent": "Mozilla/5.0 (X11)"})
     assert _error(response, 403) == "User agent not allowed"
+
+
+def test_listen_any_admits_non_loopback_listeners_only_when_asked() -> None:
+    """--listen-any (the container backend's entry point) lifts the loopback rule; by default
+    it holds, for creation and for moving a proxy alike."""
+    import asyncio
+
+    from alertdrill.faults.proxy_server import ProxyTable, ToxicError
+
+    async def scenario() -> tuple[str, str]:
+        strict, relaxed = ProxyTable(), ProxyTable(loopback_only=False)
+        with pytest.raises(ToxicError, match="loopback"):
+            await strict.create("x", "0.0.0.0:0", "127.0.0.1:1", enabled=False)
+        created = await relaxed.create("x", "0.0.0.0:0", "127.0.0.1:1", enabled=False)
+        kept = await strict.create("y", "127.0.0.1:0", "127.0.0.1:1", enabled=False)
+        with pytest.raises(ToxicError, match="loopback"):
+            await strict.update(kept, {"listen": "0.0.0.0:0"})
+        strict.close()
+        relaxed.close()
+        return created.listen, kept.listen
+
+    relaxed_listen, strict_listen = asyncio.run(scenario())
+    assert relaxed_listen.startswith("0.0.0.0:")
+    assert strict_listen.startswith("127.0.0.1:")

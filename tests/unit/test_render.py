@@ -441,6 +441,8 @@ def test_fast_timing_in_prometheus_yml(fast: RenderedConfig) -> None:
     assert config["global"]["scrape_interval"] == "250ms"
     assert config["global"]["evaluation_interval"] == "250ms"
     assert config["global"]["scrape_timeout"] == "200ms"  # 80 % of the interval
+    # A send to a vanished Alertmanager fails within 2 s, not Prometheus' default 10 s.
+    assert [am["timeout"] for am in config["alerting"]["alertmanagers"]] == ["2s"]
     jobs = {job["job_name"]: job for job in config["scrape_configs"]}
     # postgres_exporter needs ~1.03 s per scrape while PostgreSQL is down.
     assert (jobs["postgres"]["scrape_interval"], jobs["postgres"]["scrape_timeout"]) == (
@@ -477,6 +479,7 @@ def test_prod_keeps_production_timing_and_rules_verbatim(prod: RenderedConfig) -
         config["global"]["evaluation_interval"],
         config["global"]["scrape_timeout"],
     ) == ("15s", "15s", "10s")
+    assert [am["timeout"] for am in config["alerting"]["alertmanagers"]] == ["10s"]
     assert all("scrape_interval" not in job for job in config["scrape_configs"])
     source = _load(MONITORING / "prometheus" / "alerts.yml")
     assert _load(prod.alerts_yml) == source  # every expr, for, label and annotation

@@ -252,3 +252,14 @@ def test_fault_journal_lines_sync_once(timeline: Timeline, clocks: Clocks) -> No
     ]
     assert timeline.events[0].details == {"detail": "rate=0.5"}
     assert timeline.events[0].at == clocks.mono - 2
+
+
+def test_report_round_trips_flag_details(tmp_path: Path) -> None:
+    """Scenarios mark flags (``told=True``) on the timeline: the report reads them back."""
+    timeline = Timeline("flags")
+    timeline.mark("note", "incident webhook verdicts", told=True, left_open=False, verdicts="200")
+    path = write_report(
+        tmp_path / "r.json", name="flags", outcome="passed", timeline=timeline, floors={}
+    )
+    details = read_report(path).events[0].details
+    assert (details["told"], details["left_open"], details["verdicts"]) == (True, False, "200")

@@ -24,12 +24,11 @@ import logging
 import os
 import shutil
 import subprocess
-import tempfile
 from pathlib import Path
-from types import TracebackType
-from typing import Self
 
 from alertdrill.errors import StackError
+from alertdrill.lifecycle import StartStopContext
+from alertdrill.stack.owned_dirs import make_owned_dir, sweep
 
 __all__ = [
     "NODE_EXPORTER_DEFAULT_EXCLUDE",
@@ -78,7 +77,7 @@ def _run(argv: list[str], what: str) -> None:
         )
 
 
-class DrillFilesystem:
+class DrillFilesystem(StartStopContext):
     """``size_mb`` of ext4 mounted at ``mountpoint`` while started."""
 
     name = "drill-filesystem"
@@ -134,7 +133,7 @@ class DrillFilesystem:
             raise StackError(reason, component=self.name)
         atexit.register(self.stop)
         try:
-            self._dir = Path(tempfile.mkdtemp(prefix=_PREFIX, dir=self._base_dir))
+            self._dir = make_owned_dir(_PREFIX, self._base_dir)
             image, mnt = self._dir / "disk.img", self._dir / "mnt"
             with image.open("wb") as handle:
                 handle.truncate(self.size_mb * 1024 * 1024)  # sparse: costs no disk until used
@@ -169,6 +168,22 @@ class DrillFilesystem:
             self._mounted = False
             shutil.rmtree(directory, ignore_errors=True)
 
+    @classmethod
+    def remove_stale(cls, base_dir: Path | None = None) -> list[Path]:
+        """Unmount and remove the drill filesystems of runs that died without ``stop()``
+        (SIGKILL): each holds a loop device until someone does. Live runs' ones are kept."""
+
+        def release(directory: Path) -> None:
+            mnt = directory / "mnt"
+            if os.path.ismount(mnt):
+                cls._unmount(mnt)
+            cls._detach(directory / "disk.img")
+
+        removed = sweep(_PREFIX, base_dir, release=release)
+        if removed:
+            log.warning("removed drill filesystems of dead runs: %s", removed)
+        return removed
+
     @staticmethod
     def _unmount(mnt: Path) -> None:
         try:
@@ -193,18 +208,6 @@ class DrillFilesystem:
             device = line.split(":", 1)[0]
             if device.startswith("/dev/loop"):
                 _run(["losetup", "-d", device], "losetup -d")
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def __repr__(self) -> str:
         where = self._dir / "mnt" if self._dir is not None else "not mounted"

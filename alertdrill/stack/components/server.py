@@ -12,21 +12,24 @@ import abc
 import atexit
 import logging
 import shutil
-import tempfile
 from pathlib import Path
-from types import TracebackType
-from typing import ClassVar, Self
+from typing import ClassVar
 
 from alertdrill.errors import StackError
+from alertdrill.lifecycle import StartStopContext
+from alertdrill.stack.owned_dirs import make_owned_dir
 from alertdrill.stack.ports import LOCALHOST, free_port, release_port, wait_port_free
 from alertdrill.stack.process import ManagedProcess, chown_tree
 
-__all__ = ["LocalServer"]
+__all__ = ["RUN_DIR_PREFIX", "LocalServer"]
+
+#: Every local component's run dir is ``<prefix><component name>-<random>`` in the temp dir.
+RUN_DIR_PREFIX = "alertdrill-"
 
 log = logging.getLogger(__name__)
 
 
-class LocalServer(abc.ABC):
+class LocalServer(abc.ABC, StartStopContext):
     """Base class of components that run a local binary on 127.0.0.1.
 
     ``start()`` creates a temp dir (once), prepares it (once), and starts the
@@ -61,7 +64,7 @@ class LocalServer(abc.ABC):
         """User to run as when we are root (None: run as ourselves)."""
         return None
 
-    def _prepare(self, run_dir: Path) -> None:  # noqa: B027 - optional hook
+    def _prepare(self, run_dir: Path) -> None:  # an optional hook: empty by default
         """One-time setup of a fresh run dir (e.g. initdb)."""
 
     @abc.abstractmethod
@@ -126,9 +129,8 @@ class LocalServer(abc.ABC):
                 # Coming back after shutdown()/kill(): the old listener must be gone.
                 wait_port_free(self._port, timeout=self.stop_grace)
             if self._process is None:
-                run_dir = Path(
-                    tempfile.mkdtemp(prefix=f"alertdrill-{self._name}-", dir=self._base_dir)
-                )
+                # Owned (pid + start time): swept by a later run if this one is SIGKILLed.
+                run_dir = make_owned_dir(f"{RUN_DIR_PREFIX}{self._name}-", self._base_dir)
                 self._run_dir = run_dir
                 chown_tree(run_dir, self._run_as())
                 self._prepare(run_dir)
@@ -189,18 +191,6 @@ class LocalServer(abc.ABC):
                     log.warning("%s: could not remove %s: %s", self._name, run_dir, error)
             if port is not None and port != self._fixed_port:
                 release_port(port)
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def __repr__(self) -> str:
         state = "running" if self.is_running() else "stopped"
