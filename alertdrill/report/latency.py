@@ -256,9 +256,12 @@ class LatencyTable:
             row: dict[str, JsonValue] = {
                 "alert": alert,
                 "samples": len(mine),
-                "floor": _first([s.floor for s in mine]),
-                "resolve_floor": _first([s.resolve_floor for s in mine]),
-                "signal": _first([s.signal for s in mine]),
+                # Medians like the measures: drills of one alert may differ in their signal
+                # (a load scenario gives none), and floor = configured floor + signal must
+                # hold in the row as it does in every sample.
+                "floor": _median([s.floor for s in mine]),
+                "resolve_floor": _median([s.resolve_floor for s in mine]),
+                "signal": _signal_median(mine),
             }
             for measure in _MEASURES:
                 row[measure] = _median([getattr(s, measure) for s in mine])
@@ -331,8 +334,12 @@ def _median(values: Sequence[float | None]) -> float | None:
     return _round(statistics.median(present)) if present else None
 
 
-def _first(values: Sequence[float | None]) -> float | None:
-    return next((v for v in values if v is not None), None)
+def _signal_median(samples: Sequence[LatencySample]) -> float | None:
+    """Median signal over samples with a floor, a drill without one counting 0; None when no
+    drill of the alert gave one."""
+    if all(s.signal is None for s in samples):
+        return None
+    return _median([s.signal or 0.0 for s in samples if s.floor is not None])
 
 
 def _cell(value: JsonValue) -> str:

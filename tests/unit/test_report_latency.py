@@ -128,3 +128,20 @@ def test_a_malformed_sample_is_refused() -> None:
         LatencySample.from_json(
             {"test": "t", "alert": "A", "fault": "f", "floor": 1.0, "firing": "slow"}
         )
+
+
+def test_a_row_keeps_floor_and_signal_together_across_drills() -> None:
+    """One drill of an alert gives a signal, another (a load scenario) none: the row's floor
+    and signal are medians of the same samples, so floor - signal is the configured floor."""
+    table = LatencyTable()
+    table.add(
+        [
+            LatencySample("a", "SlowDatabaseQueries", "f", 5.85, 5.85, None, notification=6.0),
+            LatencySample("b", "SlowDatabaseQueries", "f", 7.15, 6.9, 1.3, notification=7.0),
+            LatencySample("c", "ServiceDown", "f", 2.05, 0.85, None, notification=1.0),
+        ]
+    )
+    rows = {row["alert"]: row for row in table.summary()}
+    slow = rows["SlowDatabaseQueries"]
+    assert (slow["floor"], slow["signal"], slow["notification"]) == (6.5, 0.65, 6.5)
+    assert rows["ServiceDown"]["signal"] is None
