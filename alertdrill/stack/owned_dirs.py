@@ -18,7 +18,15 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-__all__ = ["OWNER_FILE", "claim", "make_owned_dir", "owner_alive", "stale_dirs", "sweep"]
+__all__ = [
+    "OWNER_FILE",
+    "claim",
+    "make_owned_dir",
+    "owner_alive",
+    "process_start_time",
+    "stale_dirs",
+    "sweep",
+]
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +36,7 @@ OWNER_FILE = ".alertdrill-owner"
 _UNCLAIMED_GRACE = 600.0
 
 
-def _start_time(pid: int) -> str | None:
+def process_start_time(pid: int) -> str | None:
     """Field 22 of /proc/<pid>/stat (clock ticks since boot), None when no such process."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text(encoding="ascii", errors="replace")
@@ -41,7 +49,7 @@ def _start_time(pid: int) -> str | None:
 
 def claim(directory: Path) -> None:
     """Mark ``directory`` as this process's."""
-    (directory / OWNER_FILE).write_text(f"{os.getpid()} {_start_time(os.getpid())}\n")
+    (directory / OWNER_FILE).write_text(f"{os.getpid()} {process_start_time(os.getpid())}\n")
 
 
 def make_owned_dir(prefix: str, base_dir: Path | None = None) -> Path:
@@ -63,7 +71,7 @@ def owner_alive(directory: Path, *, now: float | None = None) -> bool:
         return age < _UNCLAIMED_GRACE
     if not pid_text.isdigit():
         return False
-    return _start_time(int(pid_text)) == started
+    return process_start_time(int(pid_text)) == started
 
 
 def stale_dirs(prefix: str, base_dir: Path | None = None) -> Iterator[Path]:
