@@ -1,4 +1,4 @@
-"""`alertdrill` command line: up, drill, load (more subcommands arrive with their issues)."""
+"""`alertdrill` command line: up, drill, load, verify, images, report, receivers."""
 
 from __future__ import annotations
 

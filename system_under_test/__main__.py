@@ -18,8 +18,8 @@ def main() -> None:
         # The service writes its own JSON access log; uvicorn's would duplicate it as text.
         access_log=False,
         log_level="warning",
-        # SIGTERM → graceful shutdown within this many seconds, then exit.
-        timeout_graceful_shutdown=5,
+        # SIGTERM → in-flight requests drain for at most this long, then exit.
+        timeout_graceful_shutdown=max(1, round(settings.shutdown_grace_seconds)),
         proxy_headers=False,
     )
 

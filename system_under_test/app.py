@@ -152,7 +152,7 @@ def create_app(
             await asyncio.gather(prepare, refresher, return_exceptions=True)
             services.faults.clear()
             await services.redis.aclose()
-            await services.db.close()
+            await services.db.close(grace=settings.shutdown_grace_seconds)
             services.tracker.close()
             services.log.info("service stopped")
 

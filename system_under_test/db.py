@@ -60,8 +60,9 @@ class Database:
     async def open(self) -> None:
         await self.pool.open(wait=False)
 
-    async def close(self) -> None:
-        await self.pool.close(timeout=5.0)
+    async def close(self, grace: float = 5.0) -> None:
+        """Close the pool; connections still in use get ``grace`` seconds to come back."""
+        await self.pool.close(timeout=grace)
 
     def pool_stats(self) -> tuple[int, int, int]:
         """(total, idle, in_use) connections of the pool, from its in-memory counters."""

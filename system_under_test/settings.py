@@ -65,6 +65,12 @@ class Settings(BaseSettings):
         2.0, gt=0, description="Timeout of each status notification POST."
     )
 
+    shutdown_grace_seconds: float = Field(
+        5.0,
+        gt=0,
+        description="On SIGTERM: how long in-flight requests may drain, and again the database "
+        "pool, before the process exits.",
+    )
     health_check_timeout_seconds: float = Field(
         1.0, gt=0, description="Per-check timeout so a hung dependency cannot hang a probe."
     )
