@@ -8,7 +8,7 @@ so between our check and its bind, someone else may take it. Two kinds of someon
   draw from, and with two stacks scraping every 250 ms those are many. So ports are drawn at
   random from *below* that range, where the kernel never picks a local port on its own;
 - another alertdrill process (a pytest-xdist worker starting its own stack at the same time):
-  every port handed out is claimed with a file in ``<tmp>/alertdrill-ports/`` created with
+  every port handed out is claimed with a file in ``/tmp/alertdrill-ports/`` created with
   O_EXCL and naming the owner (pid + start time, so a dead owner's claims are taken over).
   Within a process a set remembers the ports until released, as before.
 """
@@ -37,7 +37,11 @@ _handed_out: set[int] = set()
 _MAX_ATTEMPTS = 256
 #: Lowest port drawn: above the registered services people run on developer machines.
 _LOWEST = 15000
-_CLAIMS = Path(tempfile.gettempdir()) / "alertdrill-ports"
+#: Fixed, not under $TMPDIR: every alertdrill process must see the same claims, whatever
+#: temp dir it was given (a test runs the CLI with a private TMPDIR).
+_CLAIMS = (Path("/tmp") if Path("/tmp").is_dir() else Path(tempfile.gettempdir())) / (  # noqa: S108
+    "alertdrill-ports"
+)
 
 
 def _port_range() -> tuple[int, int]:
